@@ -1,0 +1,282 @@
+//! Syntax post-passes over generated items.
+//!
+//! progenitor and typify derive `schemars::JsonSchema` against schemars 0.8; the crate we ship
+//! offers schemars 1.x behind its `schemars` feature instead. Every derive is rewritten to
+//! `#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]`. typify writes
+//! hand-made 0.8 impls for integer-enum newtypes; those cannot compile against 1.x, so the spec
+//! lint forbids integer enums and this pass fails loudly if one appears anyway.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use syn::punctuated::Punctuated;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Attribute, Item, Path, Token, parse_quote};
+
+use crate::error::{Error, Result};
+
+/// Applies every post-pass to `items`.
+pub fn run(items: &mut [Item]) -> Result<()> {
+    let mut pass = SchemarsPass::default();
+    for item in items.iter_mut() {
+        pass.visit_item_mut(item);
+        DocLines.visit_item_mut(item);
+    }
+    match pass.problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error(pass.problems.join("\n"))),
+    }
+}
+
+#[derive(Default)]
+struct SchemarsPass {
+    problems: Vec<String>,
+}
+
+impl SchemarsPass {
+    fn rewrite(&mut self, attrs: &mut Vec<Attribute>) {
+        let mut out = Vec::with_capacity(attrs.len() + 1);
+        for attr in attrs.drain(..) {
+            if !attr.path().is_ident("derive") {
+                out.push(attr);
+                continue;
+            }
+            let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+            else {
+                out.push(attr);
+                continue;
+            };
+            let is_schema = |p: &Path| p.segments.last().is_some_and(|s| s.ident == "JsonSchema");
+            if !paths.iter().any(is_schema) {
+                out.push(attr);
+                continue;
+            }
+            let kept: Vec<&Path> = paths.iter().filter(|p| !is_schema(p)).collect();
+            out.push(parse_quote!(#[derive(#(#kept),*)]));
+            out.push(
+                parse_quote!(#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]),
+            );
+        }
+        *attrs = out;
+    }
+}
+
+impl VisitMut for SchemarsPass {
+    fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+        self.rewrite(&mut item.attrs);
+        visit_mut::visit_item_struct_mut(self, item);
+    }
+
+    fn visit_item_enum_mut(&mut self, item: &mut syn::ItemEnum) {
+        self.rewrite(&mut item.attrs);
+        visit_mut::visit_item_enum_mut(self, item);
+    }
+
+    fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+        let ours = item.attrs.iter().any(|a| a.path().is_ident("cfg"));
+        let schemars_impl = item.trait_.as_ref().is_some_and(|(path, _)| {
+            path.segments
+                .last()
+                .is_some_and(|s| s.ident == "JsonSchema")
+        });
+        if schemars_impl && !ours {
+            let ty = &item.self_ty;
+            self.problems.push(format!(
+                "a hand-written schemars 0.8 impl for `{}` was generated (integer enum or `not` schema in the spec?)",
+                quote::quote!(#ty)
+            ));
+        }
+        visit_mut::visit_item_impl_mut(self, item);
+    }
+}
+
+/// Splits multi-line `#[doc]` attributes into one attribute per line, so they print as `///`
+/// lines. prettyplease prints multi-line docs as indented `/** */` blocks, in which rustdoc reads
+/// the indentation as a code block and then tries to compile progenitor's `ignore` examples.
+struct DocLines;
+
+fn split_docs(attrs: &mut Vec<Attribute>) {
+    if !attrs
+        .iter()
+        .any(|a| doc_text(a).is_some_and(|t| t.contains('\n')))
+    {
+        return;
+    }
+    let mut out = Vec::with_capacity(attrs.len());
+    for attr in attrs.drain(..) {
+        match doc_text(&attr) {
+            Some(text) if text.contains('\n') => {
+                // Continuation lines are indented as the generator's source was; drop that.
+                let indent = text
+                    .lines()
+                    .skip(1)
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| l.len() - l.trim_start().len())
+                    .min()
+                    .unwrap_or(0);
+                for (i, line) in text.lines().enumerate() {
+                    let line = if i == 0 || line.len() < indent {
+                        line.trim_end()
+                    } else {
+                        &line[indent..]
+                    };
+                    let line = if line.is_empty() || line.starts_with(' ') {
+                        line.to_owned()
+                    } else {
+                        format!(" {line}")
+                    };
+                    out.push(parse_quote!(#[doc = #line]));
+                }
+            }
+            _ => out.push(attr),
+        }
+    }
+    *attrs = out;
+}
+
+fn doc_text(attr: &Attribute) -> Option<String> {
+    let syn::Meta::NameValue(nv) = &attr.meta else {
+        return None;
+    };
+    if !nv.path.is_ident("doc") {
+        return None;
+    }
+    match &nv.value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        _ => None,
+    }
+}
+
+macro_rules! split_in {
+    ($($visit:ident: $ty:ty),* $(,)?) => {
+        impl VisitMut for DocLines {
+            $(fn $visit(&mut self, node: &mut $ty) {
+                split_docs(&mut node.attrs);
+                visit_mut::$visit(self, node);
+            })*
+        }
+    };
+}
+
+split_in!(
+    visit_item_struct_mut: syn::ItemStruct,
+    visit_item_enum_mut: syn::ItemEnum,
+    visit_item_fn_mut: syn::ItemFn,
+    visit_item_impl_mut: syn::ItemImpl,
+    visit_item_mod_mut: syn::ItemMod,
+    visit_item_const_mut: syn::ItemConst,
+    visit_item_type_mut: syn::ItemType,
+    visit_item_trait_mut: syn::ItemTrait,
+    visit_item_use_mut: syn::ItemUse,
+    visit_impl_item_fn_mut: syn::ImplItemFn,
+    visit_impl_item_const_mut: syn::ImplItemConst,
+    visit_trait_item_fn_mut: syn::TraitItemFn,
+    visit_field_mut: syn::Field,
+    visit_variant_mut: syn::Variant,
+);
+
+/// Schema name → wire names of its properties marked `x-sensitive: true` (tokens, DTMF digits,
+/// webhook secrets), over every component schema of `doc`.
+pub fn sensitive_fields(doc: &serde_json::Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (name, schema) in crate::spec::schemas(doc) {
+        for (prop, s) in schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if s.get("x-sensitive").and_then(serde_json::Value::as_bool) == Some(true) {
+                out.entry(crate::names::pascal(&name))
+                    .or_default()
+                    .insert(prop.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Replaces the derived `Debug` of every struct holding a sensitive field (and of its typify
+/// builder, which holds the same data) with one that prints `"<redacted>"` for that field, so
+/// secrets never reach logs through `{:?}`.
+pub fn redact_debug(
+    items: &mut Vec<Item>,
+    sensitive: &BTreeMap<String, BTreeSet<String>>,
+) -> usize {
+    let mut added = Vec::new();
+    let mut count = 0;
+    for item in items.iter_mut() {
+        match item {
+            Item::Struct(s) => {
+                let Some(wire) = sensitive.get(&s.ident.to_string()) else {
+                    continue;
+                };
+                let syn::Fields::Named(fields) = &s.fields else {
+                    continue;
+                };
+                let is_sensitive = |f: &syn::Field| {
+                    let ident = f.ident.as_ref().map(|i| i.to_string()).unwrap_or_default();
+                    let ident = ident.trim_start_matches("r#");
+                    let renamed = crate::surface::serde_rename(&f.attrs);
+                    wire.iter().any(|w| {
+                        renamed.as_deref() == Some(w.as_str())
+                            || heck::ToSnakeCase::to_snake_case(w.as_str()) == ident
+                    })
+                };
+                let entries: Vec<_> = fields
+                    .named
+                    .iter()
+                    .filter_map(|f| {
+                        let ident = f.ident.as_ref()?;
+                        let label = ident.to_string().trim_start_matches("r#").to_owned();
+                        Some(if is_sensitive(f) {
+                            quote::quote! { .field(#label, &"<redacted>") }
+                        } else {
+                            quote::quote! { .field(#label, &self.#ident) }
+                        })
+                    })
+                    .collect();
+                if !remove_derive(&mut s.attrs, "Debug") {
+                    continue;
+                }
+                let ident = &s.ident;
+                let label = ident.to_string();
+                added.push(parse_quote! {
+                    impl ::std::fmt::Debug for #ident {
+                        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            f.debug_struct(#label) #(#entries)* .finish()
+                        }
+                    }
+                });
+                count += 1;
+            }
+            Item::Mod(m) => {
+                if let Some((_, inner)) = &mut m.content {
+                    count += redact_debug(inner, sensitive);
+                }
+            }
+            _ => {}
+        }
+    }
+    items.extend(added);
+    count
+}
+
+/// Removes `name` from the item's `#[derive(..)]` lists; whether it was there.
+fn remove_derive(attrs: &mut [Attribute], name: &str) -> bool {
+    let mut removed = false;
+    for attr in attrs.iter_mut().filter(|a| a.path().is_ident("derive")) {
+        let Ok(paths) = attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        if paths.iter().any(|p| p.is_ident(name)) {
+            let kept: Vec<&Path> = paths.iter().filter(|p| !p.is_ident(name)).collect();
+            *attr = parse_quote!(#[derive(#(#kept),*)]);
+            removed = true;
+        }
+    }
+    removed
+}
