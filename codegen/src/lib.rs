@@ -14,8 +14,10 @@
 //! [`surface`] renders the public surface of the generated crate as text for snapshot tests and
 //! API-evolution reports.
 
+pub mod diff;
 pub mod error;
 pub mod events;
+pub mod evolution;
 pub mod names;
 pub mod open_enum;
 pub mod output;
