@@ -280,3 +280,231 @@ fn remove_derive(attrs: &mut [Attribute], name: &str) -> bool {
     }
     removed
 }
+
+/// Docs of operation parameters: request builder name (`ListCalls`) → setter name (`page_size`,
+/// `body`) → the spec's description.
+pub fn parameter_docs(openapi: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, String>> {
+    use serde_json::Value;
+    let mut out = BTreeMap::new();
+    for (_, path, op) in crate::spec::operations(openapi) {
+        let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+            continue;
+        };
+        let mut docs = BTreeMap::new();
+        let pointer = format!(
+            "/paths/{}/parameters",
+            path.replace('~', "~0").replace('/', "~1")
+        );
+        let shared = openapi
+            .pointer(&pointer)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for p in shared.chain(
+            op.get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        ) {
+            let Ok(p) = crate::spec::deref(openapi, p) else {
+                continue;
+            };
+            let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            let place = p.get("in").and_then(Value::as_str).unwrap_or("query");
+            let description = p
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .unwrap_or_default();
+            let text = if description.is_empty() {
+                format!("The `{name}` {place} parameter.")
+            } else {
+                format!("The `{name}` {place} parameter: {description}")
+            };
+            docs.insert(heck::ToSnakeCase::to_snake_case(name), text);
+        }
+        if let Some(body) = op
+            .get("requestBody")
+            .and_then(|b| crate::spec::deref(openapi, b).ok())
+        {
+            let description = body
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .unwrap_or_default();
+            let text = if description.is_empty() {
+                "The request body.".to_owned()
+            } else {
+                format!("The request body: {description}")
+            };
+            docs.insert("body".to_owned(), text);
+        }
+        out.insert(crate::names::pascal(id), docs);
+    }
+    out
+}
+
+/// Gives every public item that has no doc comment one, so the generated crate can
+/// `#![deny(missing_docs)]`: setters of model builders take the doc of the field they set,
+/// setters of request builders the spec's parameter description, and the rest a line naming
+/// what the item is on the wire.
+pub fn fill_docs(items: &mut [Item], parameters: &BTreeMap<String, BTreeMap<String, String>>) {
+    let mut field_docs: BTreeMap<String, BTreeMap<String, Vec<Attribute>>> = BTreeMap::new();
+    for item in items.iter() {
+        if let Item::Struct(s) = item {
+            let docs = s
+                .fields
+                .iter()
+                .filter_map(|f| {
+                    Some((
+                        f.ident.as_ref()?.to_string(),
+                        f.attrs
+                            .iter()
+                            .filter(|a| a.path().is_ident("doc"))
+                            .cloned()
+                            .collect(),
+                    ))
+                })
+                .collect();
+            field_docs.insert(s.ident.to_string(), docs);
+        }
+    }
+    let mut filler = DocFill {
+        field_docs,
+        parameters,
+        in_builder: false,
+        current: String::new(),
+    };
+    for item in items.iter_mut() {
+        filler.visit_item_mut(item);
+    }
+}
+
+struct DocFill<'a> {
+    field_docs: BTreeMap<String, BTreeMap<String, Vec<Attribute>>>,
+    parameters: &'a BTreeMap<String, BTreeMap<String, String>>,
+    in_builder: bool,
+    current: String,
+}
+
+fn has_doc(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| a.path().is_ident("doc"))
+}
+
+fn add_doc(attrs: &mut Vec<Attribute>, text: &str) {
+    let line = format!(" {text}");
+    attrs.insert(0, parse_quote!(#[doc = #line]));
+}
+
+fn is_public(vis: &syn::Visibility) -> bool {
+    matches!(vis, syn::Visibility::Public(_))
+}
+
+impl VisitMut for DocFill<'_> {
+    fn visit_item_mod_mut(&mut self, m: &mut syn::ItemMod) {
+        let was = self.in_builder;
+        self.in_builder = m.ident == "builder";
+        if is_public(&m.vis) && !has_doc(&m.attrs) {
+            let text = match m.ident.to_string().as_str() {
+                "builder" => "Builders for the types of the parent module.".to_owned(),
+                "error" => "Errors of conversions between generated types.".to_owned(),
+                other => format!("The `{other}` module."),
+            };
+            add_doc(&mut m.attrs, &text);
+        }
+        visit_mut::visit_item_mod_mut(self, m);
+        self.in_builder = was;
+    }
+
+    fn visit_item_struct_mut(&mut self, s: &mut syn::ItemStruct) {
+        if is_public(&s.vis) && !has_doc(&s.attrs) {
+            let text = if self.in_builder {
+                format!("Builder for [`super::{}`].", s.ident)
+            } else {
+                format!("The `{}` schema of the spec.", s.ident)
+            };
+            add_doc(&mut s.attrs, &text);
+        }
+        for field in s.fields.iter_mut() {
+            if is_public(&field.vis) && !has_doc(&field.attrs) {
+                let text = match crate::surface::serde_rename(&field.attrs) {
+                    Some(wire) => format!("Wire name `{wire}`."),
+                    None => match &field.ident {
+                        Some(ident) => format!(
+                            "Wire name `{}`.",
+                            ident.to_string().trim_start_matches("r#")
+                        ),
+                        None => "The wrapped value.".to_owned(),
+                    },
+                };
+                add_doc(&mut field.attrs, &text);
+            }
+        }
+    }
+
+    fn visit_item_enum_mut(&mut self, e: &mut syn::ItemEnum) {
+        if is_public(&e.vis) && !has_doc(&e.attrs) {
+            add_doc(
+                &mut e.attrs,
+                &format!("The `{}` schema of the spec.", e.ident),
+            );
+        }
+        for v in e.variants.iter_mut() {
+            if !has_doc(&v.attrs) {
+                let wire =
+                    crate::surface::serde_rename(&v.attrs).unwrap_or_else(|| v.ident.to_string());
+                add_doc(&mut v.attrs, &format!("`{wire}`"));
+            }
+        }
+    }
+
+    fn visit_item_impl_mut(&mut self, imp: &mut syn::ItemImpl) {
+        if imp.trait_.is_some() {
+            return;
+        }
+        let ty = &imp.self_ty;
+        self.current = quote::quote!(#ty)
+            .to_string()
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        visit_mut::visit_item_impl_mut(self, imp);
+    }
+
+    fn visit_impl_item_fn_mut(&mut self, f: &mut syn::ImplItemFn) {
+        if !is_public(&f.vis) || has_doc(&f.attrs) {
+            return;
+        }
+        let name = f.sig.ident.to_string();
+        let owner = self.current.clone();
+        if let Some(param) = self
+            .parameters
+            .get(&owner)
+            .and_then(|p| p.get(name.trim_start_matches("r#")))
+        {
+            add_doc(&mut f.attrs, param);
+            return;
+        }
+        let field_docs = self
+            .field_docs
+            .get(&owner)
+            .and_then(|fields| fields.get(&name));
+        if let Some(docs) = field_docs.filter(|d| self.in_builder && !d.is_empty()) {
+            let mut docs = docs.clone();
+            docs.append(&mut f.attrs);
+            f.attrs = docs;
+            return;
+        }
+        let text = match name.as_str() {
+            "new" if self.parameters.contains_key(&owner) => {
+                "Starts the request; [`super::Client`] has a method that calls this.".to_owned()
+            }
+            "new" => "Creates a new value.".to_owned(),
+            "builder" => format!("Starts a [`builder::{owner}`] for this type."),
+            "body_map" => "Changes the request body builder in place.".to_owned(),
+            other => format!("Sets `{}`.", other.trim_start_matches("r#")),
+        };
+        add_doc(&mut f.attrs, &text);
+    }
+}

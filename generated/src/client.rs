@@ -1245,6 +1245,7 @@ pub mod builder {
         to: Result<Option<::std::vec::Vec<::std::string::String>>, String>,
     }
     impl<'a> ListCalls<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -1257,6 +1258,7 @@ pub mod builder {
                 to: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1266,6 +1268,7 @@ pub mod builder {
             });
             self
         }
+        /// The `from` query parameter: Caller number(s). Several values mean IN (repeated `from=` keys).
         pub fn from<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
@@ -1279,6 +1282,7 @@ pub mod builder {
                 });
             self
         }
+        /// The `number` query parameter: Number(s) involved either as `from` OR as `to`. Several values mean IN (repeated `number=` keys).
         pub fn number<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
@@ -1292,6 +1296,7 @@ pub mod builder {
                 });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -1302,6 +1307,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -1312,6 +1318,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page_size failed".to_string());
             self
         }
+        /// The `status` query parameter: Filter by call status. The SDK offers `queued`, `ringing`, `in-progress`, `completed`, `failed`.
         pub fn status<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::CallStatus>,
@@ -1321,6 +1328,7 @@ pub mod builder {
             });
             self
         }
+        /// The `to` query parameter: Callee number(s). Several values mean IN (repeated `to=` keys).
         pub fn to<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
@@ -1405,6 +1413,7 @@ pub mod builder {
         body: Result<types::builder::CreateCallRequest, String>,
     }
     impl<'a> CreateCall<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -1412,6 +1421,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1421,6 +1431,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateCallRequest>,
@@ -1432,6 +1443,7 @@ pub mod builder {
                 .map_err(|s| format!("conversion to `CreateCallRequest` for body failed: {}", s));
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -1502,6 +1514,7 @@ pub mod builder {
         call_id: Result<::std::string::String, String>,
     }
     impl<'a> GetCall<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -1509,6 +1522,7 @@ pub mod builder {
                 call_id: Err("call_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1518,6 +1532,7 @@ pub mod builder {
             });
             self
         }
+        /// The `callId` path parameter: Call id (`CA…`, e.g. `CA` + 32 hex digits). Interpolated raw by the SDK (no escaping).
         pub fn call_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1587,6 +1602,7 @@ pub mod builder {
         body: Result<types::builder::UpdateCallRequest, String>,
     }
     impl<'a> UpdateCall<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -1595,6 +1611,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1604,6 +1621,7 @@ pub mod builder {
             });
             self
         }
+        /// The `callId` path parameter: Call id (`CA…`, e.g. `CA` + 32 hex digits). Interpolated raw by the SDK (no escaping).
         pub fn call_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1613,6 +1631,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::UpdateCallRequest>,
@@ -1624,6 +1643,7 @@ pub mod builder {
                 .map_err(|s| format!("conversion to `UpdateCallRequest` for body failed: {}", s));
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -1699,6 +1719,7 @@ pub mod builder {
         call_id: Result<::std::string::String, String>,
     }
     impl<'a> GetCallTranscript<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -1706,6 +1727,7 @@ pub mod builder {
                 call_id: Err("call_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1715,6 +1737,7 @@ pub mod builder {
             });
             self
         }
+        /// The `callId` path parameter: Call id (`CA…`, e.g. `CA` + 32 hex digits). Interpolated raw by the SDK (no escaping).
         pub fn call_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1785,6 +1808,7 @@ pub mod builder {
         call_id: Result<::std::string::String, String>,
     }
     impl<'a> RequestCallTranscript<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -1792,6 +1816,7 @@ pub mod builder {
                 call_id: Err("call_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1801,6 +1826,7 @@ pub mod builder {
             });
             self
         }
+        /// The `callId` path parameter: Call id (`CA…`, e.g. `CA` + 32 hex digits). Interpolated raw by the SDK (no escaping).
         pub fn call_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1872,6 +1898,7 @@ pub mod builder {
         call_id: Result<::std::string::String, String>,
     }
     impl<'a> GetCallSummary<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -1879,6 +1906,7 @@ pub mod builder {
                 call_id: Err("call_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1888,6 +1916,7 @@ pub mod builder {
             });
             self
         }
+        /// The `callId` path parameter: Call id (`CA…`, e.g. `CA` + 32 hex digits). Interpolated raw by the SDK (no escaping).
         pub fn call_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -1957,12 +1986,14 @@ pub mod builder {
         account_id: Result<::std::string::String, String>,
     }
     impl<'a> ListNumbers<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 account_id: Err("account_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2027,6 +2058,7 @@ pub mod builder {
         body: Result<types::builder::CreateNumberRequest, String>,
     }
     impl<'a> CreateNumber<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2034,6 +2066,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2043,6 +2076,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateNumberRequest>,
@@ -2054,6 +2088,7 @@ pub mod builder {
                 .map_err(|s| format!("conversion to `CreateNumberRequest` for body failed: {}", s));
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -2127,6 +2162,7 @@ pub mod builder {
         body: Result<types::builder::UpdateNumberRequest, String>,
     }
     impl<'a> UpdateNumber<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2135,6 +2171,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2144,6 +2181,7 @@ pub mod builder {
             });
             self
         }
+        /// The `number` path parameter: The phone number itself is the identifier, in domestic digits (e.g. `07012340001`).
         pub fn number<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2153,6 +2191,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::UpdateNumberRequest>,
@@ -2164,6 +2203,7 @@ pub mod builder {
                 .map_err(|s| format!("conversion to `UpdateNumberRequest` for body failed: {}", s));
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -2239,6 +2279,7 @@ pub mod builder {
         number: Result<::std::string::String, String>,
     }
     impl<'a> DeleteNumber<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2246,6 +2287,7 @@ pub mod builder {
                 number: Err("number was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2255,6 +2297,7 @@ pub mod builder {
             });
             self
         }
+        /// The `number` path parameter: The phone number itself is the identifier, in domestic digits (e.g. `07012340001`).
         pub fn number<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2327,6 +2370,7 @@ pub mod builder {
         type_: Result<Option<crate::types::MessageType>, String>,
     }
     impl<'a> ListMessages<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2338,6 +2382,7 @@ pub mod builder {
                 type_: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2347,6 +2392,7 @@ pub mod builder {
             });
             self
         }
+        /// The `number` query parameter: Matches `from` OR `to`; hyphenated and plain forms both match.
         pub fn number<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2356,6 +2402,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -2366,6 +2413,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -2376,6 +2424,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page_size failed".to_string());
             self
         }
+        /// The `status` query parameter: Filter by status. The server accepts only `queued`, `sent`, `failed`, `received`.
         pub fn status<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::MessageStatus>,
@@ -2385,6 +2434,7 @@ pub mod builder {
             });
             self
         }
+        /// Sets `type_`.
         pub fn type_<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::MessageType>,
@@ -2467,6 +2517,7 @@ pub mod builder {
         body: Result<types::builder::CreateMessageRequest, String>,
     }
     impl<'a> CreateMessage<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2474,6 +2525,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2483,6 +2535,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateMessageRequest>,
@@ -2496,6 +2549,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -2566,6 +2620,7 @@ pub mod builder {
         message_id: Result<::std::string::String, String>,
     }
     impl<'a> GetMessage<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2573,6 +2628,7 @@ pub mod builder {
                 message_id: Err("message_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2582,6 +2638,7 @@ pub mod builder {
             });
             self
         }
+        /// The `messageId` path parameter: Message id (`MG…`).
         pub fn message_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2650,6 +2707,7 @@ pub mod builder {
         call_id: Result<::std::string::String, String>,
     }
     impl<'a> DownloadRecording<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2657,6 +2715,7 @@ pub mod builder {
                 call_id: Err("call_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2666,6 +2725,7 @@ pub mod builder {
             });
             self
         }
+        /// The `callId` path parameter: Call id (`CA…`, e.g. `CA` + 32 hex digits). Interpolated raw by the SDK (no escaping).
         pub fn call_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2726,6 +2786,7 @@ pub mod builder {
         call_id: Result<::std::string::String, String>,
     }
     impl<'a> DeleteRecording<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2733,6 +2794,7 @@ pub mod builder {
                 call_id: Err("call_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2742,6 +2804,7 @@ pub mod builder {
             });
             self
         }
+        /// The `callId` path parameter: Call id (`CA…`, e.g. `CA` + 32 hex digits). Interpolated raw by the SDK (no escaping).
         pub fn call_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2812,6 +2875,7 @@ pub mod builder {
         page_size: Result<Option<i64>, String>,
     }
     impl<'a> ListWebhookLogs<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2821,6 +2885,7 @@ pub mod builder {
                 page_size: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2830,6 +2895,7 @@ pub mod builder {
             });
             self
         }
+        /// The `webhookId` path parameter: Webhook id. No API call lists webhooks; the id comes from the console.
         pub fn webhook_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2839,6 +2905,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -2849,6 +2916,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -2928,6 +2996,7 @@ pub mod builder {
         status: Result<Option<crate::types::AssignmentLinkStatus>, String>,
     }
     impl<'a> ListAssignmentLinks<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -2937,6 +3006,7 @@ pub mod builder {
                 status: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -2946,6 +3016,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -2956,6 +3027,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -2966,6 +3038,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page_size failed".to_string());
             self
         }
+        /// The `status` query parameter: Filter by link status (`pending`, `consumed`, `expired`, `revoked`).
         pub fn status<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::AssignmentLinkStatus>,
@@ -3043,6 +3116,7 @@ pub mod builder {
         body: Result<types::builder::CreateAssignmentLinkRequest, String>,
     }
     impl<'a> CreateAssignmentLink<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3050,6 +3124,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3059,6 +3134,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateAssignmentLinkRequest>,
@@ -3073,6 +3149,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -3148,6 +3225,7 @@ pub mod builder {
         link_id: Result<::std::string::String, String>,
     }
     impl<'a> GetAssignmentLink<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3155,6 +3233,7 @@ pub mod builder {
                 link_id: Err("link_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3164,6 +3243,7 @@ pub mod builder {
             });
             self
         }
+        /// The `linkId` path parameter: Assignment link id; equals the `token` returned at creation.
         pub fn link_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3234,6 +3314,7 @@ pub mod builder {
         link_id: Result<::std::string::String, String>,
     }
     impl<'a> RevokeAssignmentLink<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3241,6 +3322,7 @@ pub mod builder {
                 link_id: Err("link_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3250,6 +3332,7 @@ pub mod builder {
             });
             self
         }
+        /// The `linkId` path parameter: Assignment link id; equals the `token` returned at creation.
         pub fn link_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3322,6 +3405,7 @@ pub mod builder {
         status: Result<Option<types::BlockedRecipientListStatus>, String>,
     }
     impl<'a> ListBlockedRecipients<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3333,6 +3417,7 @@ pub mod builder {
                 status: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3342,6 +3427,7 @@ pub mod builder {
             });
             self
         }
+        /// The `channel` query parameter: Filter by channel (`call`, `message`, `email`).
         pub fn channel<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::BlockedChannel>,
@@ -3351,6 +3437,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -3361,6 +3448,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -3371,6 +3459,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page_size failed".to_string());
             self
         }
+        /// The `recipient` query parameter: Phone number or e-mail address; normalised per channel before matching (hyphenated phone and mixed-case e-mail both match). Replaces the pre-0.53 `number` filter.
         pub fn recipient<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3380,6 +3469,7 @@ pub mod builder {
             });
             self
         }
+        /// The `status` query parameter: `active` (server default: only currently blocked), `released` or `all`.
         pub fn status<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::BlockedRecipientListStatus>,
@@ -3462,6 +3552,7 @@ pub mod builder {
         body: Result<types::builder::CreateBlockedRecipientRequest, String>,
     }
     impl<'a> CreateBlockedRecipient<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3469,6 +3560,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3478,6 +3570,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateBlockedRecipientRequest>,
@@ -3492,6 +3585,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -3567,6 +3661,7 @@ pub mod builder {
         block_id: Result<::std::string::String, String>,
     }
     impl<'a> GetBlockedRecipient<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3574,6 +3669,7 @@ pub mod builder {
                 block_id: Err("block_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3583,6 +3679,7 @@ pub mod builder {
             });
             self
         }
+        /// The `blockId` path parameter: Block entry id (`BlockedRecipient.id`).
         pub fn block_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3654,6 +3751,7 @@ pub mod builder {
         body: Result<types::builder::ReleaseBlockedRecipientRequest, String>,
     }
     impl<'a> ReleaseBlockedRecipient<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3662,6 +3760,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3671,6 +3770,7 @@ pub mod builder {
             });
             self
         }
+        /// The `blockId` path parameter: Block entry id (`BlockedRecipient.id`).
         pub fn block_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3680,6 +3780,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ReleaseBlockedRecipientRequest>,
@@ -3694,6 +3795,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -3772,6 +3874,7 @@ pub mod builder {
         body: Result<types::builder::UpdateBlockedRecipientRequest, String>,
     }
     impl<'a> UpdateBlockedRecipient<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3780,6 +3883,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3789,6 +3893,7 @@ pub mod builder {
             });
             self
         }
+        /// The `blockId` path parameter: Block entry id (`BlockedRecipient.id`).
         pub fn block_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3798,6 +3903,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::UpdateBlockedRecipientRequest>,
@@ -3812,6 +3918,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -3891,6 +3998,7 @@ pub mod builder {
         status: Result<Option<crate::types::SipCredentialStatus>, String>,
     }
     impl<'a> ListSipCredentials<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -3900,6 +4008,7 @@ pub mod builder {
                 status: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -3909,6 +4018,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -3919,6 +4029,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -3929,6 +4040,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page_size failed".to_string());
             self
         }
+        /// The `status` query parameter: Filter by status (`active`, `disabled`).
         pub fn status<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::SipCredentialStatus>,
@@ -4006,6 +4118,7 @@ pub mod builder {
         credential_id: Result<::std::string::String, String>,
     }
     impl<'a> GetSipCredential<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4013,6 +4126,7 @@ pub mod builder {
                 credential_id: Err("credential_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4022,6 +4136,7 @@ pub mod builder {
             });
             self
         }
+        /// The `credentialId` path parameter: SIP credential id.
         pub fn credential_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4094,6 +4209,7 @@ pub mod builder {
         status: Result<Option<crate::types::SipEndpointStatus>, String>,
     }
     impl<'a> ListSipEndpoints<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4103,6 +4219,7 @@ pub mod builder {
                 status: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4112,6 +4229,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -4122,6 +4240,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -4132,6 +4251,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page_size failed".to_string());
             self
         }
+        /// The `status` query parameter: Filter by status (`active`, `disabled`).
         pub fn status<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::SipEndpointStatus>,
@@ -4208,6 +4328,7 @@ pub mod builder {
         endpoint_id: Result<::std::string::String, String>,
     }
     impl<'a> GetSipEndpoint<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4215,6 +4336,7 @@ pub mod builder {
                 endpoint_id: Err("endpoint_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4224,6 +4346,7 @@ pub mod builder {
             });
             self
         }
+        /// The `endpointId` path parameter: SIP endpoint id.
         pub fn endpoint_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4296,6 +4419,7 @@ pub mod builder {
         status: Result<Option<crate::types::KakaoChannelListStatus>, String>,
     }
     impl<'a> ListKakaoChannels<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4305,6 +4429,7 @@ pub mod builder {
                 status: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4314,6 +4439,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -4324,6 +4450,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -4334,6 +4461,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page_size failed".to_string());
             self
         }
+        /// The `status` query parameter: `connected`, `needs_attention` or `all` (server default `all`).
         pub fn status<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<crate::types::KakaoChannelListStatus>,
@@ -4411,6 +4539,7 @@ pub mod builder {
         body: Result<types::builder::ConnectKakaoChannelRequest, String>,
     }
     impl<'a> ConnectKakaoChannel<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4418,6 +4547,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4427,6 +4557,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ConnectKakaoChannelRequest>,
@@ -4441,6 +4572,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -4516,6 +4648,7 @@ pub mod builder {
         body: Result<types::builder::RequestKakaoChannelTokenRequest, String>,
     }
     impl<'a> RequestKakaoChannelToken<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4523,6 +4656,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4532,6 +4666,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::RequestKakaoChannelTokenRequest>,
@@ -4546,6 +4681,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -4620,6 +4756,7 @@ pub mod builder {
         channel_id: Result<::std::string::String, String>,
     }
     impl<'a> GetKakaoChannel<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4627,6 +4764,7 @@ pub mod builder {
                 channel_id: Err("channel_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4636,6 +4774,7 @@ pub mod builder {
             });
             self
         }
+        /// The `channelId` path parameter: ClawOps channel id (`KakaoChannel.id`, e.g. `clx9kak0001`), not the Kakao search id.
         pub fn channel_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4706,6 +4845,7 @@ pub mod builder {
         channel_id: Result<::std::string::String, String>,
     }
     impl<'a> DisconnectKakaoChannel<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4713,6 +4853,7 @@ pub mod builder {
                 channel_id: Err("channel_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4722,6 +4863,7 @@ pub mod builder {
             });
             self
         }
+        /// The `channelId` path parameter: ClawOps channel id (`KakaoChannel.id`, e.g. `clx9kak0001`), not the Kakao search id.
         pub fn channel_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4794,6 +4936,7 @@ pub mod builder {
         page_size: Result<Option<i64>, String>,
     }
     impl<'a> ListKakaoTemplates<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4803,6 +4946,7 @@ pub mod builder {
                 page_size: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4812,6 +4956,7 @@ pub mod builder {
             });
             self
         }
+        /// The `channelId` query parameter: ClawOps channel id (`KakaoChannel.id`). Required; missing → 400 `VALIDATION`. Replayed on every page.
         pub fn channel_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4821,6 +4966,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -4831,6 +4977,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -4910,12 +5057,14 @@ pub mod builder {
         account_id: Result<::std::string::String, String>,
     }
     impl<'a> ListKakaoChannelCategories<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 account_id: Err("account_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -4983,6 +5132,7 @@ pub mod builder {
         page_size: Result<Option<i64>, String>,
     }
     impl<'a> ListKakaoBrandTemplates<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -4992,6 +5142,7 @@ pub mod builder {
                 page_size: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -5001,6 +5152,7 @@ pub mod builder {
             });
             self
         }
+        /// The `channelId` query parameter: ClawOps channel id (`KakaoChannel.id`). Required; missing → 400 `VALIDATION`. Replayed on every page.
         pub fn channel_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -5010,6 +5162,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -5020,6 +5173,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -5101,6 +5255,7 @@ pub mod builder {
         page_size: Result<Option<i64>, String>,
     }
     impl<'a> ListKakaoBrandImages<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -5109,6 +5264,7 @@ pub mod builder {
                 page_size: Ok(None),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -5118,6 +5274,7 @@ pub mod builder {
             });
             self
         }
+        /// The `page` query parameter: 0-based page index. Server default 0. Non-integer values → 400.
         pub fn page<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -5128,6 +5285,7 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for page failed".to_string());
             self
         }
+        /// The `pageSize` query parameter: Items per page, 1–100. Server default 20. Non-integer values → 400.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i64>,
@@ -5201,12 +5359,14 @@ pub mod builder {
         account_id: Result<::std::string::String, String>,
     }
     impl<'a> ListSenderNumbers<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 account_id: Err("account_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -5271,6 +5431,7 @@ pub mod builder {
         body: Result<types::builder::CreateSenderNumberRequest, String>,
     }
     impl<'a> CreateSenderNumber<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -5278,6 +5439,7 @@ pub mod builder {
                 body: Ok(::std::default::Default::default()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -5287,6 +5449,7 @@ pub mod builder {
             });
             self
         }
+        /// The request body.
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateSenderNumberRequest>,
@@ -5301,6 +5464,7 @@ pub mod builder {
             });
             self
         }
+        /// Changes the request body builder in place.
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
@@ -5375,6 +5539,7 @@ pub mod builder {
         sender_number_id: Result<::std::string::String, String>,
     }
     impl<'a> DeleteSenderNumber<'a> {
+        /// Starts the request; [`super::Client`] has a method that calls this.
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -5382,6 +5547,7 @@ pub mod builder {
                 sender_number_id: Err("sender_number_id was not initialized".to_string()),
             }
         }
+        /// The `accountId` path parameter: Account id (`AC…`). Must be the account the API key belongs to (else 403).
         pub fn account_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -5391,6 +5557,7 @@ pub mod builder {
             });
             self
         }
+        /// The `senderNumberId` path parameter: Sender-number id (`SenderNumber.id`, e.g. `sn_1`), not the phone number.
         pub fn sender_number_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,

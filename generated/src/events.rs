@@ -16,6 +16,7 @@
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum AgentCapability {
+    /// `retire`
     #[serde(rename = "retire")]
     Retire,
 }
@@ -53,9 +54,11 @@ impl ::std::convert::TryFrom<::std::string::String> for AgentCapability {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct AgentHello {
+    /// Wire name `sdk`.
     pub sdk: SdkInfo,
 }
 impl AgentHello {
+    /// Starts a [`builder::AgentHello`] for this type.
     pub fn builder() -> builder::AgentHello {
         Default::default()
     }
@@ -72,6 +75,7 @@ pub struct AgentRetired {
     pub reason: ::std::option::Option<crate::events::AgentRetiredReason>,
 }
 impl AgentRetired {
+    /// Starts a [`builder::AgentRetired`] for this type.
     pub fn builder() -> builder::AgentRetired {
         Default::default()
     }
@@ -91,12 +95,16 @@ impl AgentRetired {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum BuiltinToolName {
+    /// `hang_up`
     #[serde(rename = "hang_up")]
     HangUp,
+    /// `collect_dtmf`
     #[serde(rename = "collect_dtmf")]
     CollectDtmf,
+    /// `send_dtmf`
     #[serde(rename = "send_dtmf")]
     SendDtmf,
+    /// `transfer_call`
     #[serde(rename = "transfer_call")]
     TransferCall,
 }
@@ -145,6 +153,7 @@ pub struct CallAccept {
     pub call_id: ::std::string::String,
 }
 impl CallAccept {
+    /// Starts a [`builder::CallAccept`] for this type.
     pub fn builder() -> builder::CallAccept {
         Default::default()
     }
@@ -164,6 +173,7 @@ pub struct CallEnded {
     pub status: ::std::option::Option<crate::types::CallStatus>,
 }
 impl CallEnded {
+    /// Starts a [`builder::CallEnded`] for this type.
     pub fn builder() -> builder::CallEnded {
         Default::default()
     }
@@ -180,6 +190,7 @@ pub struct CallFailed {
     pub reason: ::std::option::Option<crate::types::CallStatus>,
 }
 impl CallFailed {
+    /// Starts a [`builder::CallFailed`] for this type.
     pub fn builder() -> builder::CallFailed {
         Default::default()
     }
@@ -214,6 +225,7 @@ pub struct CallIncoming {
     pub media_url: ::std::option::Option<::std::string::String>,
 }
 impl CallIncoming {
+    /// Starts a [`builder::CallIncoming`] for this type.
     pub fn builder() -> builder::CallIncoming {
         Default::default()
     }
@@ -225,9 +237,11 @@ pub struct CallMetrics {
     ///Call the report belongs to.
     #[serde(rename = "callId")]
     pub call_id: ::std::string::String,
+    /// Wire name `metrics`.
     pub metrics: CallMetricsData,
 }
 impl CallMetrics {
+    /// Starts a [`builder::CallMetrics`] for this type.
     pub fn builder() -> builder::CallMetrics {
         Default::default()
     }
@@ -239,6 +253,7 @@ pub struct CallMetricsData {
     ///Number of `clear` frames sent (over-counts real barge-ins: includes clears after hold audio and during DTMF collection).
     #[serde(rename = "bargeInCount")]
     pub barge_in_count: i64,
+    /// Wire name `endReason`.
     #[serde(rename = "endReason")]
     pub end_reason: CallMetricsEndReason,
     ///Tool errors, at most 20 entries.
@@ -260,6 +275,7 @@ pub struct CallMetricsData {
     pub turn_count: i64,
 }
 impl CallMetricsData {
+    /// Starts a [`builder::CallMetricsData`] for this type.
     pub fn builder() -> builder::CallMetricsData {
         Default::default()
     }
@@ -279,10 +295,13 @@ impl CallMetricsData {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum CallMetricsEndReason {
+    /// `user_hangup`
     #[serde(rename = "user_hangup")]
     UserHangup,
+    /// `agent_hangup`
     #[serde(rename = "agent_hangup")]
     AgentHangup,
+    /// `error`
     #[serde(rename = "error")]
     Error,
 }
@@ -331,6 +350,7 @@ pub struct CallMetricsError {
     pub type_: ::std::string::String,
 }
 impl CallMetricsError {
+    /// Starts a [`builder::CallMetricsError`] for this type.
     pub fn builder() -> builder::CallMetricsError {
         Default::default()
     }
@@ -350,6 +370,7 @@ pub struct CallOutboundReady {
     pub media_url: ::std::option::Option<::std::string::String>,
 }
 impl CallOutboundReady {
+    /// Starts a [`builder::CallOutboundReady`] for this type.
     pub fn builder() -> builder::CallOutboundReady {
         Default::default()
     }
@@ -361,9 +382,11 @@ pub struct CallReject {
     ///Id from the `call.incoming` being declined.
     #[serde(rename = "callId")]
     pub call_id: ::std::string::String,
+    /// Wire name `reason`.
     pub reason: CallRejectReason,
 }
 impl CallReject {
+    /// Starts a [`builder::CallReject`] for this type.
     pub fn builder() -> builder::CallReject {
         Default::default()
     }
@@ -383,8 +406,10 @@ impl CallReject {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum CallRejectReason {
+    /// `rejected`
     #[serde(rename = "rejected")]
     Rejected,
+    /// `busy`
     #[serde(rename = "busy")]
     Busy,
 }
@@ -429,6 +454,7 @@ pub struct CallRinging {
     pub call_id: ::std::string::String,
 }
 impl CallRinging {
+    /// Starts a [`builder::CallRinging`] for this type.
     pub fn builder() -> builder::CallRinging {
         Default::default()
     }
@@ -446,6 +472,7 @@ pub struct CallSessionFailed {
     pub reason: ::std::string::String,
 }
 impl CallSessionFailed {
+    /// Starts a [`builder::CallSessionFailed`] for this type.
     pub fn builder() -> builder::CallSessionFailed {
         Default::default()
     }
@@ -457,9 +484,11 @@ pub struct CallTelemetry {
     ///Call the report belongs to.
     #[serde(rename = "callId")]
     pub call_id: ::std::string::String,
+    /// Wire name `telemetry`.
     pub telemetry: CallTelemetryData,
 }
 impl CallTelemetry {
+    /// Starts a [`builder::CallTelemetry`] for this type.
     pub fn builder() -> builder::CallTelemetry {
         Default::default()
     }
@@ -502,6 +531,7 @@ pub struct CallTelemetryData {
     pub voice: ::std::option::Option<::std::string::String>,
 }
 impl CallTelemetryData {
+    /// Starts a [`builder::CallTelemetryData`] for this type.
     pub fn builder() -> builder::CallTelemetryData {
         Default::default()
     }
@@ -513,9 +543,11 @@ pub struct CallTransfer {
     ///Call to transfer.
     #[serde(rename = "callId")]
     pub call_id: ::std::string::String,
+    /// Wire name `transfer`.
     pub transfer: TransferRequest,
 }
 impl CallTransfer {
+    /// Starts a [`builder::CallTransfer`] for this type.
     pub fn builder() -> builder::CallTransfer {
         Default::default()
     }
@@ -538,6 +570,7 @@ pub struct CallTransferCompleted {
     pub transfer: ::std::option::Option<TransferResult>,
 }
 impl CallTransferCompleted {
+    /// Starts a [`builder::CallTransferCompleted`] for this type.
     pub fn builder() -> builder::CallTransferCompleted {
         Default::default()
     }
@@ -560,6 +593,7 @@ pub struct CallTransferConnected {
     pub transfer: ::std::option::Option<TransferResult>,
 }
 impl CallTransferConnected {
+    /// Starts a [`builder::CallTransferConnected`] for this type.
     pub fn builder() -> builder::CallTransferConnected {
         Default::default()
     }
@@ -582,6 +616,7 @@ pub struct CallTransferFailed {
     pub transfer: ::std::option::Option<TransferResult>,
 }
 impl CallTransferFailed {
+    /// Starts a [`builder::CallTransferFailed`] for this type.
     pub fn builder() -> builder::CallTransferFailed {
         Default::default()
     }
@@ -604,6 +639,7 @@ pub struct CallTransferStarted {
     pub transfer: ::std::option::Option<TransferResult>,
 }
 impl CallTransferStarted {
+    /// Starts a [`builder::CallTransferStarted`] for this type.
     pub fn builder() -> builder::CallTransferStarted {
         Default::default()
     }
@@ -614,10 +650,12 @@ impl CallTransferStarted {
 pub struct InboundDtmfKey {
     ///The key: `0`–`9`, `*` or `#` (not validated by the SDK). Sensitive (may be part of a card or resident-registration number): never log the value.
     pub digit: ::std::string::String,
+    /// Wire name `track`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub track: ::std::option::Option<crate::events::DtmfTrack>,
 }
 impl InboundDtmfKey {
+    /// Starts a [`builder::InboundDtmfKey`] for this type.
     pub fn builder() -> builder::InboundDtmfKey {
         Default::default()
     }
@@ -634,10 +672,12 @@ pub struct InboundMediaChunk {
     ///Media time of the frame in milliseconds since stream start, as a decimal string (e.g. `"5"`). Missing means 0. Use it (not the wall clock) as the recording timeline.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub timestamp: ::std::option::Option<::std::string::String>,
+    /// Wire name `track`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub track: ::std::option::Option<crate::events::MediaTrack>,
 }
 impl InboundMediaChunk {
+    /// Starts a [`builder::InboundMediaChunk`] for this type.
     pub fn builder() -> builder::InboundMediaChunk {
         Default::default()
     }
@@ -654,6 +694,7 @@ pub struct MediaConnected {
     pub version: ::std::option::Option<::std::string::String>,
 }
 impl MediaConnected {
+    /// Starts a [`builder::MediaConnected`] for this type.
     pub fn builder() -> builder::MediaConnected {
         Default::default()
     }
@@ -662,7 +703,10 @@ impl MediaConnected {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[serde(transparent)]
-pub struct MediaCustomParameters(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+pub struct MediaCustomParameters(
+    /// The wrapped value.
+    pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+);
 impl ::std::ops::Deref for MediaCustomParameters {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
@@ -687,6 +731,7 @@ impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json:
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct MediaDtmf {
+    /// Wire name `dtmf`.
     pub dtmf: InboundDtmfKey,
     ///Decimal frame sequence number as a string (informational).
     #[serde(
@@ -696,6 +741,7 @@ pub struct MediaDtmf {
     pub sequence_number: ::std::option::Option<::std::string::String>,
 }
 impl MediaDtmf {
+    /// Starts a [`builder::MediaDtmf`] for this type.
     pub fn builder() -> builder::MediaDtmf {
         Default::default()
     }
@@ -704,9 +750,11 @@ impl MediaDtmf {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct MediaDtmfOut {
+    /// Wire name `dtmf`.
     pub dtmf: OutboundDtmfKey,
 }
 impl MediaDtmfOut {
+    /// Starts a [`builder::MediaDtmfOut`] for this type.
     pub fn builder() -> builder::MediaDtmfOut {
         Default::default()
     }
@@ -718,6 +766,7 @@ pub struct MediaFormat {
     ///Channel count. Missing means 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub channels: ::std::option::Option<i64>,
+    /// Wire name `encoding`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub encoding: ::std::option::Option<crate::events::MediaEncoding>,
     ///Sample rate in Hz (8000 for μ-law, 16000 for PCM16). Missing means 8000.
@@ -728,6 +777,7 @@ pub struct MediaFormat {
     pub sample_rate: ::std::option::Option<i64>,
 }
 impl MediaFormat {
+    /// Starts a [`builder::MediaFormat`] for this type.
     pub fn builder() -> builder::MediaFormat {
         Default::default()
     }
@@ -736,6 +786,7 @@ impl MediaFormat {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct MediaInbound {
+    /// Wire name `media`.
     pub media: InboundMediaChunk,
     ///Decimal frame sequence number as a string (informational).
     #[serde(
@@ -745,6 +796,7 @@ pub struct MediaInbound {
     pub sequence_number: ::std::option::Option<::std::string::String>,
 }
 impl MediaInbound {
+    /// Starts a [`builder::MediaInbound`] for this type.
     pub fn builder() -> builder::MediaInbound {
         Default::default()
     }
@@ -753,6 +805,7 @@ impl MediaInbound {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct MediaMark {
+    /// Wire name `mark`.
     pub mark: MediaMarkInfo,
     ///Decimal frame sequence number as a string (informational).
     #[serde(
@@ -762,6 +815,7 @@ pub struct MediaMark {
     pub sequence_number: ::std::option::Option<::std::string::String>,
 }
 impl MediaMark {
+    /// Starts a [`builder::MediaMark`] for this type.
     pub fn builder() -> builder::MediaMark {
         Default::default()
     }
@@ -774,6 +828,7 @@ pub struct MediaMarkInfo {
     pub name: ::std::string::String,
 }
 impl MediaMarkInfo {
+    /// Starts a [`builder::MediaMarkInfo`] for this type.
     pub fn builder() -> builder::MediaMarkInfo {
         Default::default()
     }
@@ -782,9 +837,11 @@ impl MediaMarkInfo {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct MediaMarkOut {
+    /// Wire name `mark`.
     pub mark: MediaMarkInfo,
 }
 impl MediaMarkOut {
+    /// Starts a [`builder::MediaMarkOut`] for this type.
     pub fn builder() -> builder::MediaMarkOut {
         Default::default()
     }
@@ -793,9 +850,11 @@ impl MediaMarkOut {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct MediaOutbound {
+    /// Wire name `media`.
     pub media: OutboundMediaChunk,
 }
 impl MediaOutbound {
+    /// Starts a [`builder::MediaOutbound`] for this type.
     pub fn builder() -> builder::MediaOutbound {
         Default::default()
     }
@@ -810,9 +869,11 @@ pub struct MediaStart {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sequence_number: ::std::option::Option<::std::string::String>,
+    /// Wire name `start`.
     pub start: MediaStreamStart,
 }
 impl MediaStart {
+    /// Starts a [`builder::MediaStart`] for this type.
     pub fn builder() -> builder::MediaStart {
         Default::default()
     }
@@ -827,10 +888,12 @@ pub struct MediaStop {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sequence_number: ::std::option::Option<::std::string::String>,
+    /// Wire name `stop`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub stop: ::std::option::Option<MediaStreamStop>,
 }
 impl MediaStop {
+    /// Starts a [`builder::MediaStop`] for this type.
     pub fn builder() -> builder::MediaStop {
         Default::default()
     }
@@ -848,11 +911,13 @@ pub struct MediaStreamStart {
     ///Call id.
     #[serde(rename = "callId")]
     pub call_id: ::std::string::String,
+    /// Wire name `customParameters`.
     #[serde(
         rename = "customParameters",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub custom_parameters: ::std::option::Option<MediaCustomParameters>,
+    /// Wire name `mediaFormat`.
     #[serde(
         rename = "mediaFormat",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -866,6 +931,7 @@ pub struct MediaStreamStart {
     pub tracks: ::std::vec::Vec<crate::events::MediaTrack>,
 }
 impl MediaStreamStart {
+    /// Starts a [`builder::MediaStreamStart`] for this type.
     pub fn builder() -> builder::MediaStreamStart {
         Default::default()
     }
@@ -888,6 +954,7 @@ pub struct MediaStreamStop {
     pub call_id: ::std::option::Option<::std::string::String>,
 }
 impl MediaStreamStop {
+    /// Starts a [`builder::MediaStreamStop`] for this type.
     pub fn builder() -> builder::MediaStreamStop {
         Default::default()
     }
@@ -900,6 +967,7 @@ pub struct OutboundDtmfKey {
     pub digit: ::std::string::String,
 }
 impl OutboundDtmfKey {
+    /// Starts a [`builder::OutboundDtmfKey`] for this type.
     pub fn builder() -> builder::OutboundDtmfKey {
         Default::default()
     }
@@ -912,6 +980,7 @@ pub struct OutboundMediaChunk {
     pub payload: ::std::string::String,
 }
 impl OutboundMediaChunk {
+    /// Starts a [`builder::OutboundMediaChunk`] for this type.
     pub fn builder() -> builder::OutboundMediaChunk {
         Default::default()
     }
@@ -932,6 +1001,7 @@ pub struct SdkInfo {
     pub version: ::std::string::String,
 }
 impl SdkInfo {
+    /// Starts a [`builder::SdkInfo`] for this type.
     pub fn builder() -> builder::SdkInfo {
         Default::default()
     }
@@ -948,6 +1018,7 @@ pub struct TelemetryModelInfo {
     pub provider: ::std::option::Option<::std::string::String>,
 }
 impl TelemetryModelInfo {
+    /// Starts a [`builder::TelemetryModelInfo`] for this type.
     pub fn builder() -> builder::TelemetryModelInfo {
         Default::default()
     }
@@ -956,7 +1027,10 @@ impl TelemetryModelInfo {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[serde(transparent)]
-pub struct TransferContext(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+pub struct TransferContext(
+    /// The wrapped value.
+    pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+);
 impl ::std::ops::Deref for TransferContext {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
@@ -981,6 +1055,7 @@ impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json:
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct TransferRequest {
+    /// Wire name `afterTransfer`.
     #[serde(rename = "afterTransfer")]
     pub after_transfer: TransferRequestAfter,
     ///Instruction: the exact number shown to the target. Must be a number the account owns or the original inbound caller, otherwise the transfer fails (`UNOWNED_CALLER_ID`, anti-spoofing). Wins over `callerIdMode` when both are sent.
@@ -989,6 +1064,7 @@ pub struct TransferRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub caller_id: ::std::option::Option<::std::string::String>,
+    /// Wire name `callerIdMode`.
     #[serde(
         rename = "callerIdMode",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -997,6 +1073,7 @@ pub struct TransferRequest {
     ///Structured data delivered to the target side by webhook; null or omitted when unset.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub context: ::std::option::Option<TransferContext>,
+    /// Wire name `destinationType`.
     #[serde(rename = "destinationType")]
     pub destination_type: TransferRequestDestinationType,
     ///Text (TTS) played to the caller before hanging up when the transfer does not connect (no answer, busy, target failure) [0.57.0]. Not played with `afterTransfer: return` (unless the server degraded the call to terminate). Omit the key when unset or empty.
@@ -1011,8 +1088,10 @@ pub struct TransferRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub failure_voice: ::std::option::Option<::std::string::String>,
+    /// Wire name `holdMedia`.
     #[serde(rename = "holdMedia")]
     pub hold_media: TransferRequestHoldMedia,
+    /// Wire name `mode`.
     pub mode: TransferRequestMode,
     ///Correlation id: 32 lowercase hex characters (UUID4 without dashes), fresh per request [0.43.0]. Echoed top-level by the `call.transfer.*` events.
     #[serde(rename = "requestId")]
@@ -1026,6 +1105,7 @@ pub struct TransferRequest {
     pub whisper: ::std::option::Option<::std::string::String>,
 }
 impl TransferRequest {
+    /// Starts a [`builder::TransferRequest`] for this type.
     pub fn builder() -> builder::TransferRequest {
         Default::default()
     }
@@ -1045,8 +1125,10 @@ impl TransferRequest {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum TransferRequestAfter {
+    /// `terminate`
     #[serde(rename = "terminate")]
     Terminate,
+    /// `return`
     #[serde(rename = "return")]
     Return,
 }
@@ -1097,8 +1179,10 @@ impl ::std::convert::TryFrom<::std::string::String> for TransferRequestAfter {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum TransferRequestCallerIdMode {
+    /// `account`
     #[serde(rename = "account")]
     Account,
+    /// `original`
     #[serde(rename = "original")]
     Original,
 }
@@ -1149,8 +1233,10 @@ impl ::std::convert::TryFrom<::std::string::String> for TransferRequestCallerIdM
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum TransferRequestDestinationType {
+    /// `pstn`
     #[serde(rename = "pstn")]
     Pstn,
+    /// `sip`
     #[serde(rename = "sip")]
     Sip,
 }
@@ -1201,10 +1287,13 @@ impl ::std::convert::TryFrom<::std::string::String> for TransferRequestDestinati
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum TransferRequestHoldMedia {
+    /// `moh`
     #[serde(rename = "moh")]
     Moh,
+    /// `ringback`
     #[serde(rename = "ringback")]
     Ringback,
+    /// `silence`
     #[serde(rename = "silence")]
     Silence,
 }
@@ -1257,8 +1346,10 @@ impl ::std::convert::TryFrom<::std::string::String> for TransferRequestHoldMedia
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum TransferRequestMode {
+    /// `blind`
     #[serde(rename = "blind")]
     Blind,
+    /// `warm`
     #[serde(rename = "warm")]
     Warm,
 }
@@ -1301,20 +1392,25 @@ pub struct TransferResult {
     ///Length of the transfer leg in seconds (on `completed`). The only server-side duration of a transferred call.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub duration: ::std::option::Option<i64>,
+    /// Wire name `reason`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<crate::events::TransferFailureReason>,
+    /// Wire name `status`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<crate::events::TransferResultStatus>,
+    /// Wire name `extra`.
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl TransferResult {
+    /// Starts a [`builder::TransferResult`] for this type.
     pub fn builder() -> builder::TransferResult {
         Default::default()
     }
 }
 /// Types for composing complex structures.
 pub mod builder {
+    /// Builder for [`super::AgentHello`].
     #[derive(Clone, Debug)]
     pub struct AgentHello {
         sdk: ::std::result::Result<super::SdkInfo, ::std::string::String>,
@@ -1327,6 +1423,7 @@ pub mod builder {
         }
     }
     impl AgentHello {
+        /// Sets `sdk`.
         pub fn sdk<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::SdkInfo>,
@@ -1351,6 +1448,7 @@ pub mod builder {
             Self { sdk: Ok(value.sdk) }
         }
     }
+    /// Builder for [`super::AgentRetired`].
     #[derive(Clone, Debug)]
     pub struct AgentRetired {
         number: ::std::result::Result<
@@ -1371,6 +1469,7 @@ pub mod builder {
         }
     }
     impl AgentRetired {
+        ///The number whose slot moved (informational).
         pub fn number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1381,6 +1480,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for number: {e}"));
             self
         }
+        ///Why the slot moved, e.g. `replaced`; passed on as the takeover reason.
         pub fn reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::events::AgentRetiredReason>>,
@@ -1411,6 +1511,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallAccept`].
     #[derive(Clone, Debug)]
     pub struct CallAccept {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1423,6 +1524,7 @@ pub mod builder {
         }
     }
     impl CallAccept {
+        ///Id from the `call.incoming` being accepted.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1451,6 +1553,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallEnded`].
     #[derive(Clone, Debug)]
     pub struct CallEnded {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1470,6 +1573,7 @@ pub mod builder {
         }
     }
     impl CallEnded {
+        ///Id of the call that ended.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1480,6 +1584,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Server-confirmed call duration in seconds. `0` is a real value (an unanswered call lasted 0 s). Missing means unknown.
         pub fn duration<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -1490,6 +1595,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for duration: {e}"));
             self
         }
+        ///Final status. Terminal values seen here: `completed` (answered and ended normally — the only value meaning "connected"), `no-answer`, `busy`, `rejected`, `canceled`, `failed`. Missing or empty means `completed` (old servers).
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::CallStatus>>,
@@ -1522,6 +1628,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallFailed`].
     #[derive(Clone, Debug)]
     pub struct CallFailed {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1539,6 +1646,7 @@ pub mod builder {
         }
     }
     impl CallFailed {
+        ///Id of the failed outbound call.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1549,6 +1657,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Failure reason, used as the call's final status. Missing means `failed`.
         pub fn reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::CallStatus>>,
@@ -1579,6 +1688,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallIncoming`].
     #[derive(Clone)]
     pub struct CallIncoming {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1609,6 +1719,7 @@ pub mod builder {
         }
     }
     impl CallIncoming {
+        ///Call id (`CA` + 32 hex).
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1619,6 +1730,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///`true` when the caller withheld caller id (`*23#` etc.) [0.59.0]. Only `true` counts: missing, null or false mean not restricted.
         pub fn caller_id_restricted<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<bool>>,
@@ -1629,6 +1741,7 @@ pub mod builder {
             });
             self
         }
+        ///For call-forwarded calls: the number the caller originally dialled, when the forwarding carrier supplied it [0.65.0]. Only a non-empty string counts; missing, empty or null mean "not forwarded / unknown".
         pub fn forwarded_from<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1639,6 +1752,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for forwarded_from: {e}"));
             self
         }
+        ///Caller number. Delivered even when the caller withheld caller id. Missing means empty (unknown caller).
         pub fn from<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1649,6 +1763,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for from: {e}"));
             self
         }
+        ///Per-call media WebSocket URL including a one-time `token` query parameter (expires 30 s after issue). Use verbatim; never log it with its query.
         pub fn media_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1685,6 +1800,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallMetrics`].
     #[derive(Clone, Debug)]
     pub struct CallMetrics {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1699,6 +1815,7 @@ pub mod builder {
         }
     }
     impl CallMetrics {
+        ///Call the report belongs to.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1709,6 +1826,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `metrics`.
         pub fn metrics<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::CallMetricsData>,
@@ -1739,6 +1857,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallMetricsData`].
     #[derive(Clone, Debug)]
     pub struct CallMetricsData {
         barge_in_count: ::std::result::Result<i64, ::std::string::String>,
@@ -1764,6 +1883,7 @@ pub mod builder {
         }
     }
     impl CallMetricsData {
+        ///Number of `clear` frames sent (over-counts real barge-ins: includes clears after hold audio and during DTMF collection).
         pub fn barge_in_count<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -1774,6 +1894,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for barge_in_count: {e}"));
             self
         }
+        /// Sets `end_reason`.
         pub fn end_reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::CallMetricsEndReason>,
@@ -1784,6 +1905,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for end_reason: {e}"));
             self
         }
+        ///Tool errors, at most 20 entries.
         pub fn errors<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::CallMetricsError>>,
@@ -1794,6 +1916,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for errors: {e}"));
             self
         }
+        ///Milliseconds from the creation of the call object (for outbound calls: before ringing) to the first audio sent (any audio, including hold audio or a flushed prebuffer). Null/omitted when no audio was sent.
         pub fn first_response_ms<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -1804,6 +1927,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for first_response_ms: {e}"));
             self
         }
+        ///Every builtin or user/MCP tool execution.
         pub fn tool_call_count<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -1814,6 +1938,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for tool_call_count: {e}"));
             self
         }
+        ///User/MCP tool executions that raised an error.
         pub fn tool_error_count<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -1824,6 +1949,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for tool_error_count: {e}"));
             self
         }
+        ///Number of conversation turns.
         pub fn turn_count<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -1864,6 +1990,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallMetricsError`].
     #[derive(Clone, Debug)]
     pub struct CallMetricsError {
         message: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1878,6 +2005,7 @@ pub mod builder {
         }
     }
     impl CallMetricsError {
+        ///Error message, truncated to 200 characters.
         pub fn message<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1888,6 +2016,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for message: {e}"));
             self
         }
+        ///Error class name, e.g. `KeyError`.
         pub fn type_<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1918,6 +2047,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallOutboundReady`].
     #[derive(Clone)]
     pub struct CallOutboundReady {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1935,6 +2065,7 @@ pub mod builder {
         }
     }
     impl CallOutboundReady {
+        ///Id of a call this process originated.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1945,6 +2076,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Per-call media WebSocket URL including a one-time `token` query parameter. Use verbatim; never log it with its query.
         pub fn media_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -1975,6 +2107,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallReject`].
     #[derive(Clone, Debug)]
     pub struct CallReject {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1989,6 +2122,7 @@ pub mod builder {
         }
     }
     impl CallReject {
+        ///Id from the `call.incoming` being declined.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -1999,6 +2133,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `reason`.
         pub fn reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::CallRejectReason>,
@@ -2029,6 +2164,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallRinging`].
     #[derive(Clone, Debug)]
     pub struct CallRinging {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2041,6 +2177,7 @@ pub mod builder {
         }
     }
     impl CallRinging {
+        ///Id of the ringing outbound call.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2069,6 +2206,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallSessionFailed`].
     #[derive(Clone, Debug)]
     pub struct CallSessionFailed {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2085,6 +2223,7 @@ pub mod builder {
         }
     }
     impl CallSessionFailed {
+        ///Call whose AI session could not start.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2095,6 +2234,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Human-readable detail (exception text). For `UnknownOutboundCall` the Python SDK sends the fixed Korean text `SDK 의 _active_sessions 에 callId 가 없습니다. agent.call() 메서드 대신 REST API 를 직접 호출했거나 발신 후 SDK 프로세스가 재시작된 경우입니다.` ("callId is not in the SDK's active sessions: the REST API was called directly instead of agent.call(), or the SDK process restarted after originating").
         pub fn message<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2105,6 +2245,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for message: {e}"));
             self
         }
+        ///Short machine-readable cause. The Python SDK sends the exception class name (`ValueError`, `AgentError`, `TimeoutError`, `KeyError`, …) or the fixed value `UnknownOutboundCall` (a `call.outbound_ready` for a call id this process does not know). Free-form; the server does not interpret a closed set.
         pub fn reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2137,6 +2278,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallTelemetry`].
     #[derive(Clone, Debug)]
     pub struct CallTelemetry {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2151,6 +2293,7 @@ pub mod builder {
         }
     }
     impl CallTelemetry {
+        ///Call the report belongs to.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2161,6 +2304,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `telemetry`.
         pub fn telemetry<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::CallTelemetryData>,
@@ -2191,6 +2335,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallTelemetryData`].
     #[derive(Clone, Debug)]
     pub struct CallTelemetryData {
         builtin_tools:
@@ -2236,6 +2381,7 @@ pub mod builder {
         }
     }
     impl CallTelemetryData {
+        ///Enabled builtin tools (unordered).
         pub fn builtin_tools<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::BuiltinToolName>>,
@@ -2246,6 +2392,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for builtin_tools: {e}"));
             self
         }
+        ///Whether the session speaks a greeting first.
         pub fn greeting_enabled<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -2256,6 +2403,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for greeting_enabled: {e}"));
             self
         }
+        ///Conversation language, e.g. `ko`.
         pub fn language<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2266,6 +2414,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for language: {e}"));
             self
         }
+        ///Language model in use. Null/omitted when a pipeline LLM does not name its provider.
         pub fn llm<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TelemetryModelInfo>>,
@@ -2276,6 +2425,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for llm: {e}"));
             self
         }
+        ///Number of configured MCP servers.
         pub fn mcp_server_count<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -2286,6 +2436,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for mcp_server_count: {e}"));
             self
         }
+        ///Whether the agent records the call locally (agent's `recording` setting).
         pub fn recording_enabled<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -2296,6 +2447,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for recording_enabled: {e}"));
             self
         }
+        ///Kind of AI session: `openai_realtime`, `gemini_realtime`, `pipeline`; custom sessions may send any string.
         pub fn session_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2306,6 +2458,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for session_type: {e}"));
             self
         }
+        ///Speech-to-text model (pipeline sessions). Null/omitted for realtime sessions.
         pub fn stt<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TelemetryModelInfo>>,
@@ -2316,6 +2469,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for stt: {e}"));
             self
         }
+        ///Number of user + MCP tool schemas for this call (builtins not counted).
         pub fn tool_count<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -2326,6 +2480,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for tool_count: {e}"));
             self
         }
+        ///Text-to-speech model (pipeline sessions). Null/omitted for realtime sessions.
         pub fn tts<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TelemetryModelInfo>>,
@@ -2336,6 +2491,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for tts: {e}"));
             self
         }
+        ///Voice id, e.g. `marin`.
         pub fn voice<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2384,6 +2540,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallTransfer`].
     #[derive(Clone, Debug)]
     pub struct CallTransfer {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2398,6 +2555,7 @@ pub mod builder {
         }
     }
     impl CallTransfer {
+        ///Call to transfer.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2408,6 +2566,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `transfer`.
         pub fn transfer<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::TransferRequest>,
@@ -2438,6 +2597,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallTransferCompleted`].
     #[derive(Clone, Debug)]
     pub struct CallTransferCompleted {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2460,6 +2620,7 @@ pub mod builder {
         }
     }
     impl CallTransferCompleted {
+        ///Call that was transferred.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2470,6 +2631,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Top-level echo of the request's `transfer.requestId` [0.43.0]; the correlation key. Old servers omit it (fall back to `callId` only when exactly one request is pending).
         pub fn request_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2480,6 +2642,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for request_id: {e}"));
             self
         }
+        ///The result handed to the caller of the transfer, e.g. `{"status":"completed","duration":61}`. Missing means `{}`.
         pub fn transfer<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TransferResult>>,
@@ -2512,6 +2675,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallTransferConnected`].
     #[derive(Clone, Debug)]
     pub struct CallTransferConnected {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2534,6 +2698,7 @@ pub mod builder {
         }
     }
     impl CallTransferConnected {
+        ///Call being transferred.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2544,6 +2709,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Top-level echo of the request's `transfer.requestId`; old servers omit it.
         pub fn request_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2554,6 +2720,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for request_id: {e}"));
             self
         }
+        ///Progress object, when present. Missing means `{}`.
         pub fn transfer<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TransferResult>>,
@@ -2586,6 +2753,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallTransferFailed`].
     #[derive(Clone, Debug)]
     pub struct CallTransferFailed {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2608,6 +2776,7 @@ pub mod builder {
         }
     }
     impl CallTransferFailed {
+        ///Call whose transfer failed.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2618,6 +2787,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Top-level echo of the request's `transfer.requestId` [0.43.0]; the correlation key. Old servers omit it (fall back to `callId` only when exactly one request is pending).
         pub fn request_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2628,6 +2798,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for request_id: {e}"));
             self
         }
+        ///The result handed to the caller of the transfer, e.g. `{"status":"failed","reason":"no-answer"}`. Missing means `{}`.
         pub fn transfer<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TransferResult>>,
@@ -2660,6 +2831,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallTransferStarted`].
     #[derive(Clone, Debug)]
     pub struct CallTransferStarted {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2682,6 +2854,7 @@ pub mod builder {
         }
     }
     impl CallTransferStarted {
+        ///Call being transferred.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2692,6 +2865,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Top-level echo of the `transfer.requestId` of the request [0.43.0]; old servers omit it. Not interpreted by the server.
         pub fn request_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2702,6 +2876,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for request_id: {e}"));
             self
         }
+        ///Progress object (e.g. `{"status":"started"}`). Missing means `{}`.
         pub fn transfer<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TransferResult>>,
@@ -2734,6 +2909,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::InboundDtmfKey`].
     #[derive(Clone)]
     pub struct InboundDtmfKey {
         digit: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2751,6 +2927,7 @@ pub mod builder {
         }
     }
     impl InboundDtmfKey {
+        ///The key: `0`–`9`, `*` or `#` (not validated by the SDK). Sensitive (may be part of a card or resident-registration number): never log the value.
         pub fn digit<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2761,6 +2938,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for digit: {e}"));
             self
         }
+        /// Sets `track`.
         pub fn track<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::events::DtmfTrack>>,
@@ -2791,6 +2969,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::InboundMediaChunk`].
     #[derive(Clone, Debug)]
     pub struct InboundMediaChunk {
         chunk: ::std::result::Result<
@@ -2818,6 +2997,7 @@ pub mod builder {
         }
     }
     impl InboundMediaChunk {
+        ///Chunk counter as a decimal string (informational).
         pub fn chunk<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2828,6 +3008,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for chunk: {e}"));
             self
         }
+        ///base64 of G.711 μ-law 8 kHz mono (normally 160 bytes = 20 ms; PCM16 LE 16 kHz when the `start.mediaFormat` announced that profile).
         pub fn payload<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2838,6 +3019,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for payload: {e}"));
             self
         }
+        ///Media time of the frame in milliseconds since stream start, as a decimal string (e.g. `"5"`). Missing means 0. Use it (not the wall clock) as the recording timeline.
         pub fn timestamp<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2848,6 +3030,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for timestamp: {e}"));
             self
         }
+        /// Sets `track`.
         pub fn track<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::events::MediaTrack>>,
@@ -2882,6 +3065,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaConnected`].
     #[derive(Clone, Debug)]
     pub struct MediaConnected {
         protocol: ::std::result::Result<
@@ -2902,6 +3086,7 @@ pub mod builder {
         }
     }
     impl MediaConnected {
+        ///Protocol name, `Call`.
         pub fn protocol<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2912,6 +3097,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for protocol: {e}"));
             self
         }
+        ///Protocol version, `1.0.0`.
         pub fn version<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2942,6 +3128,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaDtmf`].
     #[derive(Clone, Debug)]
     pub struct MediaDtmf {
         dtmf: ::std::result::Result<super::InboundDtmfKey, ::std::string::String>,
@@ -2959,6 +3146,7 @@ pub mod builder {
         }
     }
     impl MediaDtmf {
+        /// Sets `dtmf`.
         pub fn dtmf<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::InboundDtmfKey>,
@@ -2969,6 +3157,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for dtmf: {e}"));
             self
         }
+        ///Decimal frame sequence number as a string (informational).
         pub fn sequence_number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2999,6 +3188,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaDtmfOut`].
     #[derive(Clone, Debug)]
     pub struct MediaDtmfOut {
         dtmf: ::std::result::Result<super::OutboundDtmfKey, ::std::string::String>,
@@ -3011,6 +3201,7 @@ pub mod builder {
         }
     }
     impl MediaDtmfOut {
+        /// Sets `dtmf`.
         pub fn dtmf<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::OutboundDtmfKey>,
@@ -3037,6 +3228,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaFormat`].
     #[derive(Clone, Debug)]
     pub struct MediaFormat {
         channels: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
@@ -3056,6 +3248,7 @@ pub mod builder {
         }
     }
     impl MediaFormat {
+        ///Channel count. Missing means 1.
         pub fn channels<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -3066,6 +3259,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for channels: {e}"));
             self
         }
+        /// Sets `encoding`.
         pub fn encoding<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::events::MediaEncoding>>,
@@ -3076,6 +3270,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for encoding: {e}"));
             self
         }
+        ///Sample rate in Hz (8000 for μ-law, 16000 for PCM16). Missing means 8000.
         pub fn sample_rate<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -3108,6 +3303,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaInbound`].
     #[derive(Clone, Debug)]
     pub struct MediaInbound {
         media: ::std::result::Result<super::InboundMediaChunk, ::std::string::String>,
@@ -3125,6 +3321,7 @@ pub mod builder {
         }
     }
     impl MediaInbound {
+        /// Sets `media`.
         pub fn media<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::InboundMediaChunk>,
@@ -3135,6 +3332,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for media: {e}"));
             self
         }
+        ///Decimal frame sequence number as a string (informational).
         pub fn sequence_number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3165,6 +3363,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaMark`].
     #[derive(Clone, Debug)]
     pub struct MediaMark {
         mark: ::std::result::Result<super::MediaMarkInfo, ::std::string::String>,
@@ -3182,6 +3381,7 @@ pub mod builder {
         }
     }
     impl MediaMark {
+        /// Sets `mark`.
         pub fn mark<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::MediaMarkInfo>,
@@ -3192,6 +3392,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for mark: {e}"));
             self
         }
+        ///Decimal frame sequence number as a string (informational).
         pub fn sequence_number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3222,6 +3423,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaMarkInfo`].
     #[derive(Clone, Debug)]
     pub struct MediaMarkInfo {
         name: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3234,6 +3436,7 @@ pub mod builder {
         }
     }
     impl MediaMarkInfo {
+        ///Client-chosen mark name; the echo carries the same name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3260,6 +3463,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaMarkOut`].
     #[derive(Clone, Debug)]
     pub struct MediaMarkOut {
         mark: ::std::result::Result<super::MediaMarkInfo, ::std::string::String>,
@@ -3272,6 +3476,7 @@ pub mod builder {
         }
     }
     impl MediaMarkOut {
+        /// Sets `mark`.
         pub fn mark<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::MediaMarkInfo>,
@@ -3298,6 +3503,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaOutbound`].
     #[derive(Clone, Debug)]
     pub struct MediaOutbound {
         media: ::std::result::Result<super::OutboundMediaChunk, ::std::string::String>,
@@ -3310,6 +3516,7 @@ pub mod builder {
         }
     }
     impl MediaOutbound {
+        /// Sets `media`.
         pub fn media<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::OutboundMediaChunk>,
@@ -3338,6 +3545,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaStart`].
     #[derive(Clone, Debug)]
     pub struct MediaStart {
         sequence_number: ::std::result::Result<
@@ -3355,6 +3563,7 @@ pub mod builder {
         }
     }
     impl MediaStart {
+        ///Decimal frame sequence number as a string (informational).
         pub fn sequence_number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3365,6 +3574,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sequence_number: {e}"));
             self
         }
+        /// Sets `start`.
         pub fn start<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::MediaStreamStart>,
@@ -3395,6 +3605,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaStop`].
     #[derive(Clone, Debug)]
     pub struct MediaStop {
         sequence_number: ::std::result::Result<
@@ -3415,6 +3626,7 @@ pub mod builder {
         }
     }
     impl MediaStop {
+        ///Decimal frame sequence number as a string (informational).
         pub fn sequence_number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3425,6 +3637,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sequence_number: {e}"));
             self
         }
+        /// Sets `stop`.
         pub fn stop<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::MediaStreamStop>>,
@@ -3455,6 +3668,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaStreamStart`].
     #[derive(Clone, Debug)]
     pub struct MediaStreamStart {
         account_id: ::std::result::Result<
@@ -3487,6 +3701,7 @@ pub mod builder {
         }
     }
     impl MediaStreamStart {
+        ///Account id (`AC…`).
         pub fn account_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3497,6 +3712,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for account_id: {e}"));
             self
         }
+        ///Call id.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3507,6 +3723,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `custom_parameters`.
         pub fn custom_parameters<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::MediaCustomParameters>>,
@@ -3517,6 +3734,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for custom_parameters: {e}"));
             self
         }
+        /// Sets `media_format`.
         pub fn media_format<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::MediaFormat>>,
@@ -3527,6 +3745,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for media_format: {e}"));
             self
         }
+        ///Stream id (`MZ…`).
         pub fn stream_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3537,6 +3756,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for stream_id: {e}"));
             self
         }
+        ///Tracks carried by the stream, e.g. `["inbound"]`.
         pub fn tracks<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<crate::events::MediaTrack>>,
@@ -3575,6 +3795,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MediaStreamStop`].
     #[derive(Clone, Debug)]
     pub struct MediaStreamStop {
         account_id: ::std::result::Result<
@@ -3595,6 +3816,7 @@ pub mod builder {
         }
     }
     impl MediaStreamStop {
+        ///Account id.
         pub fn account_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3605,6 +3827,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for account_id: {e}"));
             self
         }
+        ///Call id.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3635,6 +3858,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::OutboundDtmfKey`].
     #[derive(Clone)]
     pub struct OutboundDtmfKey {
         digit: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3647,6 +3871,7 @@ pub mod builder {
         }
     }
     impl OutboundDtmfKey {
+        ///Exactly one of `0123456789*#` (validate before sending; anything else is a client-side error). Sensitive: never log the value.
         pub fn digit<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3675,6 +3900,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::OutboundMediaChunk`].
     #[derive(Clone, Debug)]
     pub struct OutboundMediaChunk {
         payload: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3687,6 +3913,7 @@ pub mod builder {
         }
     }
     impl OutboundMediaChunk {
+        ///base64 of G.711 μ-law 8 kHz mono, any length (PCM16 LE 16 kHz only when that profile is in force).
         pub fn payload<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3715,6 +3942,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SdkInfo`].
     #[derive(Clone, Debug)]
     pub struct SdkInfo {
         capabilities:
@@ -3736,6 +3964,7 @@ pub mod builder {
         }
     }
     impl SdkInfo {
+        ///Declared capabilities [0.55.0]. Declare `retire` only when the client implements the retirement contract exactly (never reconnect after `agent.retired`, keep the connection open until the server closes it); an empty array declares nothing.
         pub fn capabilities<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::AgentCapability>>,
@@ -3746,6 +3975,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for capabilities: {e}"));
             self
         }
+        ///SDK name, e.g. `clawops-python`; a Rust SDK sends its own (e.g. `clawops-rust`).
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3756,6 +3986,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        ///`<platform>/<machine>`, e.g. `linux/x86_64`, `darwin/arm64`, `win32/AMD64`.
         pub fn os<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3766,6 +3997,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for os: {e}"));
             self
         }
+        ///`<language>/<version>`, e.g. `python/3.12.3`.
         pub fn runtime<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3776,6 +4008,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for runtime: {e}"));
             self
         }
+        ///SDK version, e.g. `0.70.0`.
         pub fn version<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3810,6 +4043,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::TelemetryModelInfo`].
     #[derive(Clone, Debug)]
     pub struct TelemetryModelInfo {
         model: ::std::result::Result<
@@ -3830,6 +4064,7 @@ pub mod builder {
         }
     }
     impl TelemetryModelInfo {
+        ///Model name, e.g. `gpt-realtime-2`.
         pub fn model<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3840,6 +4075,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for model: {e}"));
             self
         }
+        ///Provider name, e.g. `openai`, `gemini`.
         pub fn provider<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3870,6 +4106,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::TransferRequest`].
     #[derive(Clone, Debug)]
     pub struct TransferRequest {
         after_transfer: ::std::result::Result<super::TransferRequestAfter, ::std::string::String>,
@@ -3925,6 +4162,7 @@ pub mod builder {
         }
     }
     impl TransferRequest {
+        /// Sets `after_transfer`.
         pub fn after_transfer<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::TransferRequestAfter>,
@@ -3935,6 +4173,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for after_transfer: {e}"));
             self
         }
+        ///Instruction: the exact number shown to the target. Must be a number the account owns or the original inbound caller, otherwise the transfer fails (`UNOWNED_CALLER_ID`, anti-spoofing). Wins over `callerIdMode` when both are sent.
         pub fn caller_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3945,6 +4184,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for caller_id: {e}"));
             self
         }
+        /// Sets `caller_id_mode`.
         pub fn caller_id_mode<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TransferRequestCallerIdMode>>,
@@ -3955,6 +4195,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for caller_id_mode: {e}"));
             self
         }
+        ///Structured data delivered to the target side by webhook; null or omitted when unset.
         pub fn context<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TransferContext>>,
@@ -3965,6 +4206,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for context: {e}"));
             self
         }
+        /// Sets `destination_type`.
         pub fn destination_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::TransferRequestDestinationType>,
@@ -3975,6 +4217,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for destination_type: {e}"));
             self
         }
+        ///Text (TTS) played to the caller before hanging up when the transfer does not connect (no answer, busy, target failure) [0.57.0]. Not played with `afterTransfer: return` (unless the server degraded the call to terminate). Omit the key when unset or empty.
         pub fn failure_message<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3985,6 +4228,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for failure_message: {e}"));
             self
         }
+        ///Voice for `failureMessage`, same notation as VoiceML `<Say voice>`, e.g. `cartesia:<voice-id>` [0.57.0]. Omit the key when unset or empty.
         pub fn failure_voice<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3995,6 +4239,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for failure_voice: {e}"));
             self
         }
+        /// Sets `hold_media`.
         pub fn hold_media<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::TransferRequestHoldMedia>,
@@ -4005,6 +4250,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for hold_media: {e}"));
             self
         }
+        /// Sets `mode`.
         pub fn mode<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::TransferRequestMode>,
@@ -4015,6 +4261,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for mode: {e}"));
             self
         }
+        ///Correlation id: 32 lowercase hex characters (UUID4 without dashes), fresh per request [0.43.0]. Echoed top-level by the `call.transfer.*` events.
         pub fn request_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4025,6 +4272,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for request_id: {e}"));
             self
         }
+        ///Seconds to wait for the target to answer (server-managed; not a bound on the bridged conversation). The SDK sends 30 unless told otherwise.
         pub fn timeout<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -4035,6 +4283,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for timeout: {e}"));
             self
         }
+        ///Destination: a phone number when `destinationType` is `pstn`, a SIP URI (`sip:user@host`) when it is `sip`. Must not be empty.
         pub fn to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4045,6 +4294,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for to: {e}"));
             self
         }
+        ///Text spoken (TTS) to the target when it answers (warm mode only); never heard by the caller.
         pub fn whisper<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4097,6 +4347,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::TransferResult`].
     #[derive(Clone, Debug)]
     pub struct TransferResult {
         duration: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
@@ -4124,6 +4375,7 @@ pub mod builder {
         }
     }
     impl TransferResult {
+        ///Length of the transfer leg in seconds (on `completed`). The only server-side duration of a transferred call.
         pub fn duration<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -4134,6 +4386,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for duration: {e}"));
             self
         }
+        /// Sets `reason`.
         pub fn reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::events::TransferFailureReason>>,
@@ -4144,6 +4397,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for reason: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::events::TransferResultStatus>>,
@@ -4154,6 +4408,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        /// Sets `extra`.
         pub fn extra<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<

@@ -29,11 +29,14 @@
 //! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
 
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
+/// REST models (`spec/openapi.yaml`) and the open vocabularies.
+#[allow(clippy::all, clippy::pedantic)]
 pub mod types;
 
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
+/// WebSocket payloads and message enums (`spec/asyncapi.yaml`).
+#[allow(clippy::all, clippy::pedantic)]
 pub mod events;
 
 #[doc(hidden)]
@@ -41,7 +44,7 @@ pub mod events;
 pub mod conformance;
 
 #[cfg(feature = "client")]
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
+#[allow(clippy::all, clippy::pedantic)]
 mod client;
 
 #[cfg(feature = "client")]

@@ -26,6 +26,7 @@ pub struct AssignmentLink {
     ///Internal memo.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub note: ::std::option::Option<::std::string::String>,
+    /// Wire name `status`.
     pub status: crate::types::AssignmentLinkStatus,
     ///Public URL for the end user, e.g. `https://app.claw-ops.com/assign/lnk_1`.
     pub url: ::std::string::String,
@@ -43,6 +44,7 @@ pub struct AssignmentLink {
     pub webhook_url: ::std::option::Option<::std::string::String>,
 }
 impl AssignmentLink {
+    /// Starts a [`builder::AssignmentLink`] for this type.
     pub fn builder() -> builder::AssignmentLink {
         Default::default()
     }
@@ -67,6 +69,7 @@ pub struct AssignmentLinkAssignment {
     pub released_at: ::std::option::Option<::std::string::String>,
 }
 impl AssignmentLinkAssignment {
+    /// Starts a [`builder::AssignmentLinkAssignment`] for this type.
     pub fn builder() -> builder::AssignmentLinkAssignment {
         Default::default()
     }
@@ -84,6 +87,7 @@ pub struct AssignmentLinkCreateResponse {
     pub url: ::std::string::String,
 }
 impl AssignmentLinkCreateResponse {
+    /// Starts a [`builder::AssignmentLinkCreateResponse`] for this type.
     pub fn builder() -> builder::AssignmentLinkCreateResponse {
         Default::default()
     }
@@ -92,10 +96,13 @@ impl AssignmentLinkCreateResponse {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct AssignmentLinkList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<AssignmentLink>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl AssignmentLinkList {
+    /// Starts a [`builder::AssignmentLinkList`] for this type.
     pub fn builder() -> builder::AssignmentLinkList {
         Default::default()
     }
@@ -107,6 +114,7 @@ impl AssignmentLinkList {
 pub struct BlockedRecipient {
     ///Currently blocking.
     pub active: bool,
+    /// Wire name `channel`.
     pub channel: crate::types::BlockedChannel,
     ///Creation time, ISO-8601 date-time.
     #[serde(rename = "createdAt")]
@@ -124,6 +132,7 @@ pub struct BlockedRecipient {
     pub note: ::std::option::Option<::std::string::String>,
     ///Phone number (domestic digits) or lower-cased e-mail address, whatever the channel.
     pub recipient: ::std::string::String,
+    /// Wire name `source`.
     pub source: crate::types::BlockedRecipientSource,
     ///Call id or message id; meaning depends on `source`.
     #[serde(
@@ -160,6 +169,7 @@ pub struct BlockedRecipient {
     pub updated_at: ::std::string::String,
 }
 impl BlockedRecipient {
+    /// Starts a [`builder::BlockedRecipient`] for this type.
     pub fn builder() -> builder::BlockedRecipient {
         Default::default()
     }
@@ -168,10 +178,13 @@ impl BlockedRecipient {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct BlockedRecipientList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<BlockedRecipient>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl BlockedRecipientList {
+    /// Starts a [`builder::BlockedRecipientList`] for this type.
     pub fn builder() -> builder::BlockedRecipientList {
         Default::default()
     }
@@ -191,10 +204,13 @@ impl BlockedRecipientList {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum BlockedRecipientListStatus {
+    /// `active`
     #[serde(rename = "active")]
     Active,
+    /// `released`
     #[serde(rename = "released")]
     Released,
+    /// `all`
     #[serde(rename = "all")]
     All,
 }
@@ -268,6 +284,7 @@ pub struct BrandSend {
     pub variables: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
 }
 impl BrandSend {
+    /// Starts a [`builder::BrandSend`] for this type.
     pub fn builder() -> builder::BrandSend {
         Default::default()
     }
@@ -309,6 +326,7 @@ pub struct Call {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub date_updated: ::std::option::Option<::std::string::String>,
+    /// Wire name `direction`.
     pub direction: crate::types::Direction,
     ///Call duration in seconds; null while in progress or when not connected.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -345,6 +363,7 @@ pub struct Call {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sip_response_code: ::std::option::Option<i32>,
+    /// Wire name `status`.
     pub status: crate::types::CallStatus,
     ///Callee number or SIP URI.
     pub to: ::std::string::String,
@@ -389,6 +408,7 @@ pub struct Call {
     pub transfers: ::std::option::Option<::std::vec::Vec<TransferLeg>>,
 }
 impl Call {
+    /// Starts a [`builder::Call`] for this type.
     pub fn builder() -> builder::Call {
         Default::default()
     }
@@ -410,6 +430,7 @@ pub struct CallContext {
     pub variables: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl CallContext {
+    /// Starts a [`builder::CallContext`] for this type.
     pub fn builder() -> builder::CallContext {
         Default::default()
     }
@@ -421,9 +442,11 @@ pub struct CallControlResponse {
     ///Call id.
     #[serde(rename = "callId")]
     pub call_id: ::std::string::String,
+    /// Wire name `status`.
     pub status: crate::types::CallControlStatus,
 }
 impl CallControlResponse {
+    /// Starts a [`builder::CallControlResponse`] for this type.
     pub fn builder() -> builder::CallControlResponse {
         Default::default()
     }
@@ -432,10 +455,13 @@ impl CallControlResponse {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct CallList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<Call>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl CallList {
+    /// Starts a [`builder::CallList`] for this type.
     pub fn builder() -> builder::CallList {
         Default::default()
     }
@@ -457,6 +483,7 @@ pub struct ConnectKakaoChannelRequest {
     pub token: ::std::string::String,
 }
 impl ConnectKakaoChannelRequest {
+    /// Starts a [`builder::ConnectKakaoChannelRequest`] for this type.
     pub fn builder() -> builder::ConnectKakaoChannelRequest {
         Default::default()
     }
@@ -468,6 +495,7 @@ pub struct CreateAssignmentLinkRequest {
     ///Internal memo, max 200 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub note: ::std::option::Option<::std::string::String>,
+    /// Wire name `webhookMethod`.
     #[serde(
         rename = "webhookMethod",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -481,6 +509,7 @@ pub struct CreateAssignmentLinkRequest {
     pub webhook_url: ::std::option::Option<::std::string::String>,
 }
 impl CreateAssignmentLinkRequest {
+    /// Starts a [`builder::CreateAssignmentLinkRequest`] for this type.
     pub fn builder() -> builder::CreateAssignmentLinkRequest {
         Default::default()
     }
@@ -489,6 +518,7 @@ impl CreateAssignmentLinkRequest {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct CreateBlockedRecipientRequest {
+    /// Wire name `channel`.
     pub channel: crate::types::BlockedChannel,
     ///Free memo, max 500 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -496,6 +526,7 @@ pub struct CreateBlockedRecipientRequest {
     /// call/message: phone number (`010-1234-5678`, `+821012345678` accepted; stored as
     /// domestic digits); email: address (stored lower-cased).
     pub recipient: ::std::string::String,
+    /// Wire name `source`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub source: ::std::option::Option<crate::types::BlockedRecipientSource>,
     ///Evidence link — a call id or message id.
@@ -506,6 +537,7 @@ pub struct CreateBlockedRecipientRequest {
     pub source_ref: ::std::option::Option<::std::string::String>,
 }
 impl CreateBlockedRecipientRequest {
+    /// Starts a [`builder::CreateBlockedRecipientRequest`] for this type.
     pub fn builder() -> builder::CreateBlockedRecipientRequest {
         Default::default()
     }
@@ -527,6 +559,7 @@ pub struct CreateCallRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub agent_id: ::std::option::Option<::std::string::String>,
+    /// Wire name `CallContext`.
     #[serde(
         rename = "CallContext",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -541,6 +574,7 @@ pub struct CreateCallRequest {
     ///Caller number; must be a number registered to the account (else 400).
     #[serde(rename = "From")]
     pub from: ::std::string::String,
+    /// Wire name `MachineDetection`.
     #[serde(
         rename = "MachineDetection",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -583,6 +617,7 @@ pub struct CreateCallRequest {
     pub variables: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl CreateCallRequest {
+    /// Starts a [`builder::CreateCallRequest`] for this type.
     pub fn builder() -> builder::CreateCallRequest {
         Default::default()
     }
@@ -605,11 +640,13 @@ pub struct CreateMessageRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub body: ::std::option::Option<::std::string::String>,
+    /// Wire name `Brand`.
     #[serde(
         rename = "Brand",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub brand: ::std::option::Option<BrandSend>,
+    /// Wire name `Fallback`.
     #[serde(
         rename = "Fallback",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -618,6 +655,7 @@ pub struct CreateMessageRequest {
     ///Sender; for text an approved sender number (else 400 `from_not_registered`).
     #[serde(rename = "From")]
     pub from: ::std::string::String,
+    /// Wire name `Kakao`.
     #[serde(
         rename = "Kakao",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -639,6 +677,7 @@ pub struct CreateMessageRequest {
     ///Recipient number.
     #[serde(rename = "To")]
     pub to: ::std::string::String,
+    /// Wire name `Type`.
     #[serde(
         rename = "Type",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -646,6 +685,7 @@ pub struct CreateMessageRequest {
     pub type_: ::std::option::Option<crate::types::MessageType>,
 }
 impl CreateMessageRequest {
+    /// Starts a [`builder::CreateMessageRequest`] for this type.
     pub fn builder() -> builder::CreateMessageRequest {
         Default::default()
     }
@@ -674,6 +714,7 @@ pub struct CreateNumberRequest {
         skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
     )]
     pub webhook_headers: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+    /// Wire name `webhookMethod`.
     #[serde(
         rename = "webhookMethod",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -687,6 +728,7 @@ pub struct CreateNumberRequest {
     pub webhook_url: ::std::option::Option<::std::string::String>,
 }
 impl CreateNumberRequest {
+    /// Starts a [`builder::CreateNumberRequest`] for this type.
     pub fn builder() -> builder::CreateNumberRequest {
         Default::default()
     }
@@ -699,6 +741,7 @@ pub struct CreateSenderNumberRequest {
     pub number: ::std::string::String,
 }
 impl CreateSenderNumberRequest {
+    /// Starts a [`builder::CreateSenderNumberRequest`] for this type.
     pub fn builder() -> builder::CreateSenderNumberRequest {
         Default::default()
     }
@@ -719,6 +762,7 @@ pub struct ErrorBody {
     pub error: ::std::option::Option<::std::string::String>,
 }
 impl ErrorBody {
+    /// Starts a [`builder::ErrorBody`] for this type.
     pub fn builder() -> builder::ErrorBody {
         Default::default()
     }
@@ -727,6 +771,7 @@ impl ErrorBody {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct KakaoBrandImage {
+    /// Wire name `bubbleType`.
     #[serde(rename = "bubbleType")]
     pub bubble_type: crate::types::BrandBubbleType,
     ///Upload time, ISO-8601 date-time (may carry milliseconds).
@@ -737,9 +782,11 @@ pub struct KakaoBrandImage {
     ///Original file name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
+    /// Wire name `slot`.
     pub slot: crate::types::KakaoBrandImageSlot,
 }
 impl KakaoBrandImage {
+    /// Starts a [`builder::KakaoBrandImage`] for this type.
     pub fn builder() -> builder::KakaoBrandImage {
         Default::default()
     }
@@ -748,10 +795,13 @@ impl KakaoBrandImage {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct KakaoBrandImageList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<KakaoBrandImage>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl KakaoBrandImageList {
+    /// Starts a [`builder::KakaoBrandImageList`] for this type.
     pub fn builder() -> builder::KakaoBrandImageList {
         Default::default()
     }
@@ -764,6 +814,7 @@ pub struct KakaoBrandImageUpload {
     pub id: ::std::string::String,
 }
 impl KakaoBrandImageUpload {
+    /// Starts a [`builder::KakaoBrandImageUpload`] for this type.
     pub fn builder() -> builder::KakaoBrandImageUpload {
         Default::default()
     }
@@ -776,6 +827,7 @@ pub struct KakaoBrandTemplate {
     ///Channel id (→ `Brand.ChannelId`).
     #[serde(rename = "channelId")]
     pub channel_id: ::std::string::String,
+    /// Wire name `chatBubbleType`.
     #[serde(rename = "chatBubbleType")]
     pub chat_bubble_type: crate::types::BrandBubbleType,
     ///Template text (TEXT, IMAGE, WIDE).
@@ -798,6 +850,7 @@ pub struct KakaoBrandTemplate {
     pub variables: ::std::vec::Vec<::std::string::String>,
 }
 impl KakaoBrandTemplate {
+    /// Starts a [`builder::KakaoBrandTemplate`] for this type.
     pub fn builder() -> builder::KakaoBrandTemplate {
         Default::default()
     }
@@ -806,10 +859,13 @@ impl KakaoBrandTemplate {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct KakaoBrandTemplateList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<KakaoBrandTemplate>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl KakaoBrandTemplateList {
+    /// Starts a [`builder::KakaoBrandTemplateList`] for this type.
     pub fn builder() -> builder::KakaoBrandTemplateList {
         Default::default()
     }
@@ -840,6 +896,7 @@ pub struct KakaoChannel {
     ///Kakao search id without `@`; the owner can change it at Kakao — never use it as a key.
     #[serde(rename = "searchId")]
     pub search_id: ::std::string::String,
+    /// Wire name `status`.
     pub status: crate::types::KakaoChannelStatus,
     ///Last Kakao-side check, ISO-8601 date-time; null = never checked since linking.
     #[serde(
@@ -852,6 +909,7 @@ pub struct KakaoChannel {
     pub updated_at: ::std::string::String,
 }
 impl KakaoChannel {
+    /// Starts a [`builder::KakaoChannel`] for this type.
     pub fn builder() -> builder::KakaoChannel {
         Default::default()
     }
@@ -866,6 +924,7 @@ pub struct KakaoChannelCategory {
     pub name: ::std::string::String,
 }
 impl KakaoChannelCategory {
+    /// Starts a [`builder::KakaoChannelCategory`] for this type.
     pub fn builder() -> builder::KakaoChannelCategory {
         Default::default()
     }
@@ -874,10 +933,13 @@ impl KakaoChannelCategory {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct KakaoChannelCategoryList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<KakaoChannelCategory>,
+    /// Wire name `meta`.
     pub meta: KakaoChannelCategoryMeta,
 }
 impl KakaoChannelCategoryList {
+    /// Starts a [`builder::KakaoChannelCategoryList`] for this type.
     pub fn builder() -> builder::KakaoChannelCategoryList {
         Default::default()
     }
@@ -893,6 +955,7 @@ pub struct KakaoChannelCategoryMeta {
     pub fetched_at: ::std::string::String,
 }
 impl KakaoChannelCategoryMeta {
+    /// Starts a [`builder::KakaoChannelCategoryMeta`] for this type.
     pub fn builder() -> builder::KakaoChannelCategoryMeta {
         Default::default()
     }
@@ -901,10 +964,13 @@ impl KakaoChannelCategoryMeta {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct KakaoChannelList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<KakaoChannel>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl KakaoChannelList {
+    /// Starts a [`builder::KakaoChannelList`] for this type.
     pub fn builder() -> builder::KakaoChannelList {
         Default::default()
     }
@@ -932,6 +998,7 @@ pub struct KakaoFallback {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub subject: ::std::option::Option<::std::string::String>,
+    /// Wire name `Type`.
     #[serde(
         rename = "Type",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -939,6 +1006,7 @@ pub struct KakaoFallback {
     pub type_: ::std::option::Option<TextMessageType>,
 }
 impl KakaoFallback {
+    /// Starts a [`builder::KakaoFallback`] for this type.
     pub fn builder() -> builder::KakaoFallback {
         Default::default()
     }
@@ -964,6 +1032,7 @@ pub struct KakaoSend {
     pub variables: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
 }
 impl KakaoSend {
+    /// Starts a [`builder::KakaoSend`] for this type.
     pub fn builder() -> builder::KakaoSend {
         Default::default()
     }
@@ -974,6 +1043,7 @@ impl KakaoSend {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct KakaoTemplate {
+    /// Wire name `assignType`.
     #[serde(rename = "assignType")]
     pub assign_type: crate::types::KakaoTemplateAssignType,
     ///Channel id (→ `Kakao.ChannelId`).
@@ -986,16 +1056,19 @@ pub struct KakaoTemplate {
     pub created_at: ::std::string::String,
     ///Dormant templates cannot be sent even if approved.
     pub dormant: bool,
+    /// Wire name `emphasizeType`.
     #[serde(rename = "emphasizeType")]
     pub emphasize_type: crate::types::KakaoTemplateEmphasizeType,
     ///ClawOps template id (→ `Kakao.TemplateId`).
     pub id: ::std::string::String,
+    /// Wire name `messageType`.
     #[serde(rename = "messageType")]
     pub message_type: crate::types::KakaoTemplateMessageType,
     ///Template name.
     pub name: ::std::string::String,
     ///Server-computed — can be sent now.
     pub sendable: bool,
+    /// Wire name `status`.
     pub status: crate::types::KakaoTemplateStatus,
     ///Last change, ISO-8601 date-time.
     #[serde(rename = "updatedAt")]
@@ -1004,6 +1077,7 @@ pub struct KakaoTemplate {
     pub variables: ::std::vec::Vec<::std::string::String>,
 }
 impl KakaoTemplate {
+    /// Starts a [`builder::KakaoTemplate`] for this type.
     pub fn builder() -> builder::KakaoTemplate {
         Default::default()
     }
@@ -1012,10 +1086,13 @@ impl KakaoTemplate {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct KakaoTemplateList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<KakaoTemplate>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl KakaoTemplateList {
+    /// Starts a [`builder::KakaoTemplateList`] for this type.
     pub fn builder() -> builder::KakaoTemplateList {
         Default::default()
     }
@@ -1037,6 +1114,7 @@ pub struct KakaoTokenRequest {
     pub search_id: ::std::string::String,
 }
 impl KakaoTokenRequest {
+    /// Starts a [`builder::KakaoTokenRequest`] for this type.
     pub fn builder() -> builder::KakaoTokenRequest {
         Default::default()
     }
@@ -1058,7 +1136,9 @@ impl KakaoTokenRequest {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum MachineDetection {
+    /// `Enable`
     Enable,
+    /// `Hangup`
     Hangup,
 }
 impl ::std::fmt::Display for MachineDetection {
@@ -1113,6 +1193,7 @@ pub struct Message {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub date_updated: ::std::option::Option<::std::string::String>,
+    /// Wire name `direction`.
     pub direction: crate::types::Direction,
     ///Sender.
     pub from: ::std::string::String,
@@ -1131,16 +1212,19 @@ pub struct Message {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub num_media: ::std::option::Option<i64>,
+    /// Wire name `status`.
     pub status: crate::types::MessageStatus,
     ///Title (LMS/MMS).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub subject: ::std::option::Option<::std::string::String>,
     ///Recipient.
     pub to: ::std::string::String,
+    /// Wire name `type`.
     #[serde(rename = "type")]
     pub type_: crate::types::MessageType,
 }
 impl Message {
+    /// Starts a [`builder::Message`] for this type.
     pub fn builder() -> builder::Message {
         Default::default()
     }
@@ -1149,10 +1233,13 @@ impl Message {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct MessageList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<Message>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl MessageList {
+    /// Starts a [`builder::MessageList`] for this type.
     pub fn builder() -> builder::MessageList {
         Default::default()
     }
@@ -1172,6 +1259,7 @@ pub struct PaginationMeta {
     pub total: i64,
 }
 impl PaginationMeta {
+    /// Starts a [`builder::PaginationMeta`] for this type.
     pub fn builder() -> builder::PaginationMeta {
         Default::default()
     }
@@ -1280,6 +1368,7 @@ pub struct PhoneNumber {
     pub webhook_url: ::std::option::Option<::std::string::String>,
 }
 impl PhoneNumber {
+    /// Starts a [`builder::PhoneNumber`] for this type.
     pub fn builder() -> builder::PhoneNumber {
         Default::default()
     }
@@ -1288,9 +1377,11 @@ impl PhoneNumber {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct PhoneNumberList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<PhoneNumber>,
 }
 impl PhoneNumberList {
+    /// Starts a [`builder::PhoneNumberList`] for this type.
     pub fn builder() -> builder::PhoneNumberList {
         Default::default()
     }
@@ -1406,6 +1497,7 @@ pub struct ProvisionedPhoneNumber {
     pub webhook_url: ::std::option::Option<::std::string::String>,
 }
 impl ProvisionedPhoneNumber {
+    /// Starts a [`builder::ProvisionedPhoneNumber`] for this type.
     pub fn builder() -> builder::ProvisionedPhoneNumber {
         Default::default()
     }
@@ -1419,6 +1511,7 @@ pub struct ReleaseBlockedRecipientRequest {
     pub note: ::std::option::Option<::std::string::String>,
 }
 impl ReleaseBlockedRecipientRequest {
+    /// Starts a [`builder::ReleaseBlockedRecipientRequest`] for this type.
     pub fn builder() -> builder::ReleaseBlockedRecipientRequest {
         Default::default()
     }
@@ -1435,6 +1528,7 @@ pub struct RequestKakaoChannelTokenRequest {
     pub search_id: ::std::string::String,
 }
 impl RequestKakaoChannelTokenRequest {
+    /// Starts a [`builder::RequestKakaoChannelTokenRequest`] for this type.
     pub fn builder() -> builder::RequestKakaoChannelTokenRequest {
         Default::default()
     }
@@ -1450,13 +1544,17 @@ pub struct SenderNumber {
     pub id: ::std::string::String,
     ///Digits only.
     pub number: ::std::string::String,
+    /// Wire name `status`.
     pub status: crate::types::SenderNumberStatus,
+    /// Wire name `type`.
     #[serde(rename = "type")]
     pub type_: crate::types::SenderNumberType,
+    /// Wire name `verificationMethod`.
     #[serde(rename = "verificationMethod")]
     pub verification_method: crate::types::SenderNumberVerificationMethod,
 }
 impl SenderNumber {
+    /// Starts a [`builder::SenderNumber`] for this type.
     pub fn builder() -> builder::SenderNumber {
         Default::default()
     }
@@ -1472,6 +1570,7 @@ pub struct SenderNumberGrace {
     pub number: ::std::string::String,
 }
 impl SenderNumberGrace {
+    /// Starts a [`builder::SenderNumberGrace`] for this type.
     pub fn builder() -> builder::SenderNumberGrace {
         Default::default()
     }
@@ -1489,6 +1588,7 @@ pub struct SenderNumberLimit {
     pub used: i64,
 }
 impl SenderNumberLimit {
+    /// Starts a [`builder::SenderNumberLimit`] for this type.
     pub fn builder() -> builder::SenderNumberLimit {
         Default::default()
     }
@@ -1508,6 +1608,7 @@ pub struct SenderNumberList {
     pub sender_numbers: ::std::vec::Vec<SenderNumber>,
 }
 impl SenderNumberList {
+    /// Starts a [`builder::SenderNumberList`] for this type.
     pub fn builder() -> builder::SenderNumberList {
         Default::default()
     }
@@ -1571,6 +1672,7 @@ pub struct SipCredential {
     pub username: ::std::option::Option<::std::string::String>,
 }
 impl SipCredential {
+    /// Starts a [`builder::SipCredential`] for this type.
     pub fn builder() -> builder::SipCredential {
         Default::default()
     }
@@ -1579,9 +1681,11 @@ impl SipCredential {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct SipCredentialList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<SipCredential>,
 }
 impl SipCredentialList {
+    /// Starts a [`builder::SipCredentialList`] for this type.
     pub fn builder() -> builder::SipCredentialList {
         Default::default()
     }
@@ -1627,6 +1731,7 @@ pub struct SipEndpoint {
     pub status: ::std::option::Option<crate::types::SipEndpointStatus>,
 }
 impl SipEndpoint {
+    /// Starts a [`builder::SipEndpoint`] for this type.
     pub fn builder() -> builder::SipEndpoint {
         Default::default()
     }
@@ -1635,9 +1740,11 @@ impl SipEndpoint {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct SipEndpointList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<SipEndpoint>,
 }
 impl SipEndpointList {
+    /// Starts a [`builder::SipEndpointList`] for this type.
     pub fn builder() -> builder::SipEndpointList {
         Default::default()
     }
@@ -1661,6 +1768,7 @@ pub struct SmsSenderRegistration {
     pub sender_number_id: ::std::option::Option<::std::string::String>,
 }
 impl SmsSenderRegistration {
+    /// Starts a [`builder::SmsSenderRegistration`] for this type.
     pub fn builder() -> builder::SmsSenderRegistration {
         Default::default()
     }
@@ -1681,6 +1789,7 @@ impl SmsSenderRegistration {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct StatusCallbackEvent {
+    /// Wire name `AnsweredBy`.
     #[serde(
         rename = "AnsweredBy",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1692,6 +1801,7 @@ pub struct StatusCallbackEvent {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub call_id: ::std::option::Option<::std::string::String>,
+    /// Wire name `CallStatus`.
     #[serde(
         rename = "CallStatus",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1705,6 +1815,7 @@ pub struct StatusCallbackEvent {
     pub transfer_sequence: ::std::option::Option<::std::string::String>,
 }
 impl StatusCallbackEvent {
+    /// Starts a [`builder::StatusCallbackEvent`] for this type.
     pub fn builder() -> builder::StatusCallbackEvent {
         Default::default()
     }
@@ -1752,6 +1863,7 @@ pub struct SummaryStatus {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub schema_version: ::std::option::Option<::std::string::String>,
+    /// Wire name `status`.
     pub status: crate::types::SummaryState,
     ///Last update, ISO-8601 date-time.
     #[serde(
@@ -1761,6 +1873,7 @@ pub struct SummaryStatus {
     pub updated_at: ::std::option::Option<::std::string::String>,
 }
 impl SummaryStatus {
+    /// Starts a [`builder::SummaryStatus`] for this type.
     pub fn builder() -> builder::SummaryStatus {
         Default::default()
     }
@@ -1780,10 +1893,13 @@ impl SummaryStatus {
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum TextMessageType {
+    /// `sms`
     #[serde(rename = "sms")]
     Sms,
+    /// `lms`
     #[serde(rename = "lms")]
     Lms,
+    /// `mms`
     #[serde(rename = "mms")]
     Mms,
 }
@@ -1828,9 +1944,11 @@ pub struct TranscriptRequestAccepted {
     ///Call id.
     #[serde(rename = "callId")]
     pub call_id: ::std::string::String,
+    /// Wire name `status`.
     pub status: crate::types::TranscriptState,
 }
 impl TranscriptRequestAccepted {
+    /// Starts a [`builder::TranscriptRequestAccepted`] for this type.
     pub fn builder() -> builder::TranscriptRequestAccepted {
         Default::default()
     }
@@ -1841,6 +1959,7 @@ impl TranscriptRequestAccepted {
 pub struct TranscriptSegment {
     ///Segment end (seconds, presumably).
     pub end: f64,
+    /// Wire name `speaker`.
     pub speaker: crate::types::TranscriptSpeaker,
     ///Segment start (seconds, presumably).
     pub start: f64,
@@ -1848,6 +1967,7 @@ pub struct TranscriptSegment {
     pub text: ::std::string::String,
 }
 impl TranscriptSegment {
+    /// Starts a [`builder::TranscriptSegment`] for this type.
     pub fn builder() -> builder::TranscriptSegment {
         Default::default()
     }
@@ -1884,9 +2004,11 @@ pub struct TranscriptStatus {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub started_at: ::std::option::Option<::std::string::String>,
+    /// Wire name `status`.
     pub status: crate::types::TranscriptState,
 }
 impl TranscriptStatus {
+    /// Starts a [`builder::TranscriptStatus`] for this type.
     pub fn builder() -> builder::TranscriptStatus {
         Default::default()
     }
@@ -1973,6 +2095,7 @@ pub struct TransferLeg {
     pub to: ::std::option::Option<::std::string::String>,
 }
 impl TransferLeg {
+    /// Starts a [`builder::TransferLeg`] for this type.
     pub fn builder() -> builder::TransferLeg {
         Default::default()
     }
@@ -1986,6 +2109,7 @@ pub struct UpdateBlockedRecipientRequest {
     pub note: ::std::option::Option<::std::string::String>,
 }
 impl UpdateBlockedRecipientRequest {
+    /// Starts a [`builder::UpdateBlockedRecipientRequest`] for this type.
     pub fn builder() -> builder::UpdateBlockedRecipientRequest {
         Default::default()
     }
@@ -1994,10 +2118,12 @@ impl UpdateBlockedRecipientRequest {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct UpdateCallRequest {
+    /// Wire name `Status`.
     #[serde(rename = "Status")]
     pub status: crate::types::CallControlStatus,
 }
 impl UpdateCallRequest {
+    /// Starts a [`builder::UpdateCallRequest`] for this type.
     pub fn builder() -> builder::UpdateCallRequest {
         Default::default()
     }
@@ -2040,6 +2166,7 @@ pub struct UpdateNumberRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub forward_to: ::std::option::Option<::std::string::String>,
+    /// Wire name `routingType`.
     #[serde(
         rename = "routingType",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2076,6 +2203,7 @@ pub struct UpdateNumberRequest {
         skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
     )]
     pub webhook_headers: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+    /// Wire name `webhookMethod`.
     #[serde(
         rename = "webhookMethod",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2089,6 +2217,7 @@ pub struct UpdateNumberRequest {
     pub webhook_url: ::std::option::Option<::std::string::String>,
 }
 impl UpdateNumberRequest {
+    /// Starts a [`builder::UpdateNumberRequest`] for this type.
     pub fn builder() -> builder::UpdateNumberRequest {
         Default::default()
     }
@@ -2108,6 +2237,7 @@ pub struct UploadKakaoBrandImageRequest {
     pub slot: ::std::option::Option<::std::string::String>,
 }
 impl UploadKakaoBrandImageRequest {
+    /// Starts a [`builder::UploadKakaoBrandImageRequest`] for this type.
     pub fn builder() -> builder::UploadKakaoBrandImageRequest {
         Default::default()
     }
@@ -2158,12 +2288,14 @@ pub struct WebhookLog {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub response_time_ms: ::std::option::Option<i64>,
+    /// Wire name `status`.
     pub status: crate::types::WebhookLogStatus,
     ///Webhook id.
     #[serde(rename = "webhookId")]
     pub webhook_id: ::std::string::String,
 }
 impl WebhookLog {
+    /// Starts a [`builder::WebhookLog`] for this type.
     pub fn builder() -> builder::WebhookLog {
         Default::default()
     }
@@ -2172,16 +2304,20 @@ impl WebhookLog {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub struct WebhookLogList {
+    /// Wire name `data`.
     pub data: ::std::vec::Vec<WebhookLog>,
+    /// Wire name `meta`.
     pub meta: PaginationMeta,
 }
 impl WebhookLogList {
+    /// Starts a [`builder::WebhookLogList`] for this type.
     pub fn builder() -> builder::WebhookLogList {
         Default::default()
     }
 }
 /// Types for composing complex structures.
 pub mod builder {
+    /// Builder for [`super::AssignmentLink`].
     #[derive(Clone, Debug)]
     pub struct AssignmentLink {
         assignment: ::std::result::Result<
@@ -2227,6 +2363,7 @@ pub mod builder {
         }
     }
     impl AssignmentLink {
+        ///The assigned number; present when consumed.
         pub fn assignment<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::AssignmentLinkAssignment>>,
@@ -2237,6 +2374,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for assignment: {e}"));
             self
         }
+        ///When the link was used, ISO-8601 date-time.
         pub fn consumed_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2247,6 +2385,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for consumed_at: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2257,6 +2396,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Expiry, ISO-8601 date-time.
         pub fn expires_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2267,6 +2407,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
             self
         }
+        ///Link id (equals the creation `token`).
         pub fn link_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2277,6 +2418,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for link_id: {e}"));
             self
         }
+        ///Internal memo.
         pub fn note<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2287,6 +2429,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for note: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::AssignmentLinkStatus>,
@@ -2297,6 +2440,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Public URL for the end user, e.g. `https://app.claw-ops.com/assign/lnk_1`.
         pub fn url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2307,6 +2451,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for url: {e}"));
             self
         }
+        ///HTTP method of the webhook.
         pub fn webhook_method<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::WebhookMethod>>,
@@ -2317,6 +2462,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_method: {e}"));
             self
         }
+        ///Delivery URL for the issued number.
         pub fn webhook_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2363,6 +2509,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::AssignmentLinkAssignment`].
     #[derive(Clone, Debug)]
     pub struct AssignmentLinkAssignment {
         consumed_at: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2387,6 +2534,7 @@ pub mod builder {
         }
     }
     impl AssignmentLinkAssignment {
+        ///Assignment time, ISO-8601 date-time.
         pub fn consumed_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2397,6 +2545,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for consumed_at: {e}"));
             self
         }
+        ///Name given by the end user.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2407,6 +2556,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        ///The assigned number.
         pub fn number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2417,6 +2567,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for number: {e}"));
             self
         }
+        ///Release time, ISO-8601 date-time.
         pub fn released_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2451,6 +2602,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::AssignmentLinkCreateResponse`].
     #[derive(Clone, Debug)]
     pub struct AssignmentLinkCreateResponse {
         expires_at: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2467,6 +2619,7 @@ pub mod builder {
         }
     }
     impl AssignmentLinkCreateResponse {
+        ///Expiry, ISO-8601 date-time.
         pub fn expires_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2477,6 +2630,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
             self
         }
+        ///Link token (= `AssignmentLink.linkId`).
         pub fn token<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2487,6 +2641,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for token: {e}"));
             self
         }
+        ///Public URL for the end user.
         pub fn url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2519,6 +2674,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::AssignmentLinkList`].
     #[derive(Clone, Debug)]
     pub struct AssignmentLinkList {
         data: ::std::result::Result<::std::vec::Vec<super::AssignmentLink>, ::std::string::String>,
@@ -2533,6 +2689,7 @@ pub mod builder {
         }
     }
     impl AssignmentLinkList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::AssignmentLink>>,
@@ -2543,6 +2700,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -2573,6 +2731,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::BlockedRecipient`].
     #[derive(Clone, Debug)]
     pub struct BlockedRecipient {
         active: ::std::result::Result<bool, ::std::string::String>,
@@ -2632,6 +2791,7 @@ pub mod builder {
         }
     }
     impl BlockedRecipient {
+        ///Currently blocking.
         pub fn active<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -2642,6 +2802,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for active: {e}"));
             self
         }
+        /// Sets `channel`.
         pub fn channel<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::BlockedChannel>,
@@ -2652,6 +2813,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for channel: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2662,6 +2824,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Creator; null for automatic intake and API keys.
         pub fn created_by<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2672,6 +2835,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_by: {e}"));
             self
         }
+        ///Entry id, e.g. `blk_1`.
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2682,6 +2846,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///Memo.
         pub fn note<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2692,6 +2857,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for note: {e}"));
             self
         }
+        ///Phone number (domestic digits) or lower-cased e-mail address, whatever the channel.
         pub fn recipient<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2702,6 +2868,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for recipient: {e}"));
             self
         }
+        /// Sets `source`.
         pub fn source<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::BlockedRecipientSource>,
@@ -2712,6 +2879,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for source: {e}"));
             self
         }
+        ///Call id or message id; meaning depends on `source`.
         pub fn source_ref<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2722,6 +2890,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for source_ref: {e}"));
             self
         }
+        ///Release time, ISO-8601 date-time; null = still blocked.
         pub fn unblocked_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2732,6 +2901,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for unblocked_at: {e}"));
             self
         }
+        ///Releasing user; null for automatic release.
         pub fn unblocked_by<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2742,6 +2912,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for unblocked_by: {e}"));
             self
         }
+        ///Note given at release.
         pub fn unblocked_note<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2752,6 +2923,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for unblocked_note: {e}"));
             self
         }
+        ///Who/what released the block.
         pub fn unblocked_source<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::BlockedRecipientSource>>,
@@ -2762,6 +2934,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for unblocked_source: {e}"));
             self
         }
+        ///Last change, ISO-8601 date-time.
         pub fn updated_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2816,6 +2989,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::BlockedRecipientList`].
     #[derive(Clone, Debug)]
     pub struct BlockedRecipientList {
         data:
@@ -2831,6 +3005,7 @@ pub mod builder {
         }
     }
     impl BlockedRecipientList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::BlockedRecipient>>,
@@ -2841,6 +3016,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -2871,6 +3047,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::BrandSend`].
     #[derive(Clone, Debug)]
     pub struct BrandSend {
         channel_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2898,6 +3075,7 @@ pub mod builder {
         }
     }
     impl BrandSend {
+        ///ClawOps channel id.
         pub fn channel_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -2908,6 +3086,12 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for channel_id: {e}"));
             self
         }
+        /// Free form: the chat bubble itself, passed through untouched and validated by the
+        /// server against its bubble table (400 with a descriptive body). Keys inside are
+        /// camelCase: `chatBubbleType` (selects the spec, see `BrandBubbleType`), `content`,
+        /// `imageId` (an id from `upload_kakao_brand_image` of this account, else
+        /// `kakao_brand_image_not_found`), `buttons` (`[{name, linkType, linkMobile}]`),
+        /// `carousel` (`{list: [{header, imageId}]}`), …
         pub fn free<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -2920,6 +3104,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for free: {e}"));
             self
         }
+        ///Brand template id (`KakaoBrandTemplate.id`; a different table from alimtalk templates).
         pub fn template_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -2930,6 +3115,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for template_id: {e}"));
             self
         }
+        ///Template variables (template form only; same key rules and codes as alimtalk).
         pub fn variables<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -2966,6 +3152,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::Call`].
     #[derive(Clone, Debug)]
     pub struct Call {
         account_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3052,6 +3239,7 @@ pub mod builder {
         }
     }
     impl Call {
+        ///Account id.
         pub fn account_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3062,6 +3250,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for account_id: {e}"));
             self
         }
+        ///Answering-machine detection result; only for calls created with `MachineDetection`.
         pub fn answered_by<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::AnsweredBy>>,
@@ -3072,6 +3261,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for answered_by: {e}"));
             self
         }
+        ///Call id (`CA…`).
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3082,6 +3272,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Inbound call whose caller hid the number (`*23#` etc.) → true, else false; null for outbound calls and for inbound calls before 2026-09-29. The number is still in `from`.
         pub fn caller_id_restricted<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<bool>>,
@@ -3092,6 +3283,7 @@ pub mod builder {
             });
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn date_created<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3102,6 +3294,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_created: {e}"));
             self
         }
+        ///End time, ISO-8601 date-time; null before the end.
         pub fn date_updated<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3112,6 +3305,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_updated: {e}"));
             self
         }
+        /// Sets `direction`.
         pub fn direction<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::Direction>,
@@ -3122,6 +3316,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for direction: {e}"));
             self
         }
+        ///Call duration in seconds; null while in progress or when not connected.
         pub fn duration<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -3132,6 +3327,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for duration: {e}"));
             self
         }
+        ///Caller number (also for inbound calls with caller-ID restriction).
         pub fn from<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3142,6 +3338,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for from: {e}"));
             self
         }
+        ///Normalised end cause; null before the end or when unknown.
         pub fn hangup_cause<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::HangupCause>>,
@@ -3152,6 +3349,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for hangup_cause: {e}"));
             self
         }
+        ///Q.850 cause: 1/5/28 unallocated number, 16 normal clearing, 17 busy, 18/19/20 no answer, 21 rejected, 38 network failure (any integer, e.g. 255, may occur).
         pub fn hangup_cause_q850<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -3162,6 +3360,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for hangup_cause_q850: {e}"));
             self
         }
+        ///Which side ended the call.
         pub fn hangup_source<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::HangupSource>>,
@@ -3172,6 +3371,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for hangup_source: {e}"));
             self
         }
+        ///Relative path of the recording (`/v1/accounts/AC…/recordings/CA…`, the `download_recording` URL); null = no recording.
         pub fn recording_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3182,6 +3382,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for recording_url: {e}"));
             self
         }
+        ///SIP response code that ended the call (404 no such number, 486 busy, 500 network error; Korean carriers often wrap real causes in 500, so `hangupCause` is more precise).
         pub fn sip_response_code<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -3192,6 +3393,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_response_code: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::CallStatus>,
@@ -3202,6 +3404,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Callee number or SIP URI.
         pub fn to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3212,6 +3415,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for to: {e}"));
             self
         }
+        ///Observed connect→end seconds of the representative attempt (not billed seconds).
         pub fn transfer_duration<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -3222,6 +3426,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for transfer_duration: {e}"));
             self
         }
+        ///Q.850 cause of the representative attempt.
         pub fn transfer_hangup_cause_q850<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -3232,6 +3437,7 @@ pub mod builder {
             });
             self
         }
+        ///Carrier's raw diagnostic text — the last recorded one, not necessarily the representative attempt's. Do not branch on it.
         pub fn transfer_reason_text<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3242,6 +3448,7 @@ pub mod builder {
             });
             self
         }
+        ///SIP response code of the representative attempt.
         pub fn transfer_sip_response_code<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -3252,6 +3459,7 @@ pub mod builder {
             });
             self
         }
+        ///Status of the representative transfer attempt.
         pub fn transfer_status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::TransferStatus>>,
@@ -3262,6 +3470,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for transfer_status: {e}"));
             self
         }
+        ///Target number or SIP URI of the representative transfer attempt.
         pub fn transfer_to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3272,6 +3481,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for transfer_to: {e}"));
             self
         }
+        ///All transfer attempts in `sequence` order. Only on `get_call`.
         pub fn transfers<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<super::TransferLeg>>>,
@@ -3342,6 +3552,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallContext`].
     #[derive(Clone, Debug)]
     pub struct CallContext {
         instruction: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3359,6 +3570,7 @@ pub mod builder {
         }
     }
     impl CallContext {
+        ///What to do on this call only. Max 4000 characters.
         pub fn instruction<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3369,6 +3581,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for instruction: {e}"));
             self
         }
+        ///Variables for this call; values are strings, numbers or booleans. Max 50 entries.
         pub fn variables<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -3401,6 +3614,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallControlResponse`].
     #[derive(Clone, Debug)]
     pub struct CallControlResponse {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3415,6 +3629,7 @@ pub mod builder {
         }
     }
     impl CallControlResponse {
+        ///Call id.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3425,6 +3640,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::CallControlStatus>,
@@ -3455,6 +3671,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CallList`].
     #[derive(Clone, Debug)]
     pub struct CallList {
         data: ::std::result::Result<::std::vec::Vec<super::Call>, ::std::string::String>,
@@ -3469,6 +3686,7 @@ pub mod builder {
         }
     }
     impl CallList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::Call>>,
@@ -3479,6 +3697,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -3507,6 +3726,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::ConnectKakaoChannelRequest`].
     #[derive(Clone)]
     pub struct ConnectKakaoChannelRequest {
         category_code: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3525,6 +3745,7 @@ pub mod builder {
         }
     }
     impl ConnectKakaoChannelRequest {
+        ///A `code` from `list_kakao_channel_categories` (open set; never hard-code).
         pub fn category_code<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3535,6 +3756,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for category_code: {e}"));
             self
         }
+        ///The number that received the code.
         pub fn phone_number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3545,6 +3767,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for phone_number: {e}"));
             self
         }
+        ///The `searchId` returned by `request_kakao_channel_token`.
         pub fn search_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3555,6 +3778,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for search_id: {e}"));
             self
         }
+        ///The verification code; used only for checking, not stored.
         pub fn token<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3589,6 +3813,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CreateAssignmentLinkRequest`].
     #[derive(Clone, Debug)]
     pub struct CreateAssignmentLinkRequest {
         note: ::std::result::Result<
@@ -3614,6 +3839,7 @@ pub mod builder {
         }
     }
     impl CreateAssignmentLinkRequest {
+        ///Internal memo, max 200 characters.
         pub fn note<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3624,6 +3850,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for note: {e}"));
             self
         }
+        /// Sets `webhook_method`.
         pub fn webhook_method<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::WebhookMethod>>,
@@ -3634,6 +3861,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_method: {e}"));
             self
         }
+        ///Where calls/messages to the issued number are delivered.
         pub fn webhook_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3666,6 +3894,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CreateBlockedRecipientRequest`].
     #[derive(Clone, Debug)]
     pub struct CreateBlockedRecipientRequest {
         channel: ::std::result::Result<crate::types::BlockedChannel, ::std::string::String>,
@@ -3695,6 +3924,7 @@ pub mod builder {
         }
     }
     impl CreateBlockedRecipientRequest {
+        /// Sets `channel`.
         pub fn channel<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::BlockedChannel>,
@@ -3705,6 +3935,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for channel: {e}"));
             self
         }
+        ///Free memo, max 500 characters.
         pub fn note<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3715,6 +3946,8 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for note: {e}"));
             self
         }
+        /// call/message: phone number (`010-1234-5678`, `+821012345678` accepted; stored as
+        /// domestic digits); email: address (stored lower-cased).
         pub fn recipient<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3725,6 +3958,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for recipient: {e}"));
             self
         }
+        /// Sets `source`.
         pub fn source<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::BlockedRecipientSource>>,
@@ -3735,6 +3969,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for source: {e}"));
             self
         }
+        ///Evidence link — a call id or message id.
         pub fn source_ref<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3773,6 +4008,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CreateCallRequest`].
     #[derive(Clone, Debug)]
     pub struct CreateCallRequest {
         agent_id: ::std::result::Result<
@@ -3827,6 +4063,7 @@ pub mod builder {
         }
     }
     impl CreateCallRequest {
+        ///Managed-agent mode — id of an agent built in the console. Exclusive with `Url`, `CallFlowId`.
         pub fn agent_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3837,6 +4074,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for agent_id: {e}"));
             self
         }
+        /// Sets `call_context`.
         pub fn call_context<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::CallContext>>,
@@ -3847,6 +4085,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_context: {e}"));
             self
         }
+        ///Call-flow mode (deterministic IVR/ARS), e.g. `cmryw3ycm000001s6on0kp9a8`. Exclusive with `Url`, `AgentId`.
         pub fn call_flow_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3857,6 +4096,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_flow_id: {e}"));
             self
         }
+        ///Caller number; must be a number registered to the account (else 400).
         pub fn from<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3867,6 +4107,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for from: {e}"));
             self
         }
+        /// Sets `machine_detection`.
         pub fn machine_detection<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::MachineDetection>>,
@@ -3877,6 +4118,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for machine_detection: {e}"));
             self
         }
+        ///URL that receives a form-encoded POST on each status change (see `StatusCallbackEvent`).
         pub fn status_callback<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3887,6 +4129,9 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status_callback: {e}"));
             self
         }
+        /// Space-separated event names to report, e.g. `initiated ringing answered completed`
+        /// (known: `initiated`, `ringing`, `answered`, `completed`, `transfer`; no authoritative
+        /// list). Singular key here; numbers use the plural `statusCallbackEvents`.
         pub fn status_callback_event<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3897,6 +4142,7 @@ pub mod builder {
             });
             self
         }
+        ///Ring/dial timeout in seconds (not the HTTP timeout). Server default 60; range not documented.
         pub fn timeout<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -3907,6 +4153,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for timeout: {e}"));
             self
         }
+        ///Callee — a PSTN number (e.g. `01012345678`) or a `sip:` URI (extension).
         pub fn to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -3917,6 +4164,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for to: {e}"));
             self
         }
+        ///VoiceML mode — URL returning VoiceML. Exclusive with `AgentId`, `CallFlowId`.
         pub fn url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3927,6 +4175,9 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for url: {e}"));
             self
         }
+        /// Call-flow start variables substituted into `{{name}}`; values are strings, numbers or
+        /// booleans. Only valid together with `CallFlowId` (alone → 400). Reserved names that
+        /// cannot be set: `caller`, `callee`, `recording_url`, `recording_duration`, `http_status`.
         pub fn variables<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -3977,6 +4228,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CreateMessageRequest`].
     #[derive(Clone, Debug)]
     pub struct CreateMessageRequest {
         body: ::std::result::Result<
@@ -4020,6 +4272,7 @@ pub mod builder {
         }
     }
     impl CreateMessageRequest {
+        ///Text (text mode only; required there). SMS limit 90 EUC-KR bytes.
         pub fn body<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4030,6 +4283,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for body: {e}"));
             self
         }
+        /// Sets `brand`.
         pub fn brand<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::BrandSend>>,
@@ -4040,6 +4294,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for brand: {e}"));
             self
         }
+        /// Sets `fallback`.
         pub fn fallback<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::KakaoFallback>>,
@@ -4050,6 +4305,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for fallback: {e}"));
             self
         }
+        ///Sender; for text an approved sender number (else 400 `from_not_registered`).
         pub fn from<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4060,6 +4316,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for from: {e}"));
             self
         }
+        /// Sets `kakao`.
         pub fn kakao<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::KakaoSend>>,
@@ -4070,6 +4327,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for kakao: {e}"));
             self
         }
+        ///MMS attachments (text mode only) — at most 3 images, jpg/png/bmp, ≤ 300 KB each.
         pub fn media_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
@@ -4080,6 +4338,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for media_url: {e}"));
             self
         }
+        ///Title (LMS/MMS; text mode only).
         pub fn subject<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4090,6 +4349,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for subject: {e}"));
             self
         }
+        ///Recipient number.
         pub fn to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4100,6 +4360,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for to: {e}"));
             self
         }
+        /// Sets `type_`.
         pub fn type_<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::MessageType>>,
@@ -4144,6 +4405,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CreateNumberRequest`].
     #[derive(Clone)]
     pub struct CreateNumberRequest {
         status_callback: ::std::result::Result<
@@ -4179,6 +4441,7 @@ pub mod builder {
         }
     }
     impl CreateNumberRequest {
+        ///URL for inbound-call status notifications (see `StatusCallbackEvent`).
         pub fn status_callback<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4189,6 +4452,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status_callback: {e}"));
             self
         }
+        ///Space-separated event names (plural key). Server default `initiated ringing answered completed`; `transfer` is also known.
         pub fn status_callback_events<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4199,6 +4463,7 @@ pub mod builder {
             });
             self
         }
+        ///Extra headers added to webhook requests; keys must start with `X-`.
         pub fn webhook_headers<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -4211,6 +4476,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_headers: {e}"));
             self
         }
+        /// Sets `webhook_method`.
         pub fn webhook_method<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::WebhookMethod>>,
@@ -4221,6 +4487,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_method: {e}"));
             self
         }
+        ///Inbound-call webhook (VoiceML) URL.
         pub fn webhook_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4257,6 +4524,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::CreateSenderNumberRequest`].
     #[derive(Clone, Debug)]
     pub struct CreateSenderNumberRequest {
         number: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -4269,6 +4537,7 @@ pub mod builder {
         }
     }
     impl CreateSenderNumberRequest {
+        ///The number (hyphen and `+82` forms accepted); a 070 or representative number this account provisioned through ClawOps.
         pub fn number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4297,6 +4566,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::ErrorBody`].
     #[derive(Clone, Debug)]
     pub struct ErrorBody {
         code: ::std::result::Result<
@@ -4317,6 +4587,7 @@ pub mod builder {
         }
     }
     impl ErrorBody {
+        ///Machine-readable error code; absent on some errors.
         pub fn code<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::ClawOpsErrorCode>>,
@@ -4327,6 +4598,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for code: {e}"));
             self
         }
+        ///Human-readable error message.
         pub fn error<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4357,6 +4629,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoBrandImage`].
     #[derive(Clone, Debug)]
     pub struct KakaoBrandImage {
         bubble_type: ::std::result::Result<crate::types::BrandBubbleType, ::std::string::String>,
@@ -4380,6 +4653,7 @@ pub mod builder {
         }
     }
     impl KakaoBrandImage {
+        /// Sets `bubble_type`.
         pub fn bubble_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::BrandBubbleType>,
@@ -4390,6 +4664,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for bubble_type: {e}"));
             self
         }
+        ///Upload time, ISO-8601 date-time (may carry milliseconds).
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4400,6 +4675,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///ClawOps image id (→ `Brand.Free.imageId`; the server swaps in the vendor id).
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4410,6 +4686,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///Original file name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4420,6 +4697,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        /// Sets `slot`.
         pub fn slot<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::KakaoBrandImageSlot>,
@@ -4456,6 +4734,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoBrandImageList`].
     #[derive(Clone, Debug)]
     pub struct KakaoBrandImageList {
         data: ::std::result::Result<::std::vec::Vec<super::KakaoBrandImage>, ::std::string::String>,
@@ -4470,6 +4749,7 @@ pub mod builder {
         }
     }
     impl KakaoBrandImageList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::KakaoBrandImage>>,
@@ -4480,6 +4760,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -4510,6 +4791,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoBrandImageUpload`].
     #[derive(Clone, Debug)]
     pub struct KakaoBrandImageUpload {
         id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -4522,6 +4804,7 @@ pub mod builder {
         }
     }
     impl KakaoBrandImageUpload {
+        ///Image id (→ `Brand.Free.imageId`).
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4546,6 +4829,7 @@ pub mod builder {
             Self { id: Ok(value.id) }
         }
     }
+    /// Builder for [`super::KakaoBrandTemplate`].
     #[derive(Clone, Debug)]
     pub struct KakaoBrandTemplate {
         channel_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -4582,6 +4866,7 @@ pub mod builder {
         }
     }
     impl KakaoBrandTemplate {
+        ///Channel id (→ `Brand.ChannelId`).
         pub fn channel_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4592,6 +4877,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for channel_id: {e}"));
             self
         }
+        /// Sets `chat_bubble_type`.
         pub fn chat_bubble_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::BrandBubbleType>,
@@ -4602,6 +4888,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for chat_bubble_type: {e}"));
             self
         }
+        ///Template text (TEXT, IMAGE, WIDE).
         pub fn content<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4612,6 +4899,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for content: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4622,6 +4910,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Header (WIDE_ITEM_LIST).
         pub fn header<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4632,6 +4921,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for header: {e}"));
             self
         }
+        ///Brand template id (→ `Brand.TemplateId`).
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4642,6 +4932,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///Template name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4652,6 +4943,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        ///Last change, ISO-8601 date-time.
         pub fn updated_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4662,6 +4954,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
             self
         }
+        ///Variables that must all be supplied when sending.
         pub fn variables<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
@@ -4706,6 +4999,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoBrandTemplateList`].
     #[derive(Clone, Debug)]
     pub struct KakaoBrandTemplateList {
         data: ::std::result::Result<
@@ -4723,6 +5017,7 @@ pub mod builder {
         }
     }
     impl KakaoBrandTemplateList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::KakaoBrandTemplate>>,
@@ -4733,6 +5028,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -4763,6 +5059,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoChannel`].
     #[derive(Clone, Debug)]
     pub struct KakaoChannel {
         category_code: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -4799,6 +5096,7 @@ pub mod builder {
         }
     }
     impl KakaoChannel {
+        ///Channel category code.
         pub fn category_code<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4809,6 +5107,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for category_code: {e}"));
             self
         }
+        ///Link time, ISO-8601 date-time.
         pub fn connected_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4819,6 +5118,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for connected_at: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4829,6 +5129,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///ClawOps channel id (e.g. `clx9kak0001`) — the key for templates and sending.
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4839,6 +5140,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///Manager phone, masked (e.g. `010-****-5678`); the raw number is not stored.
         pub fn manager_phone_masked<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4849,6 +5151,7 @@ pub mod builder {
             });
             self
         }
+        ///Channel name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4859,6 +5162,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        ///Kakao search id without `@`; the owner can change it at Kakao — never use it as a key.
         pub fn search_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4869,6 +5173,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for search_id: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::KakaoChannelStatus>,
@@ -4879,6 +5184,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Last Kakao-side check, ISO-8601 date-time; null = never checked since linking.
         pub fn synced_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4889,6 +5195,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for synced_at: {e}"));
             self
         }
+        ///Last change, ISO-8601 date-time.
         pub fn updated_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4935,6 +5242,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoChannelCategory`].
     #[derive(Clone, Debug)]
     pub struct KakaoChannelCategory {
         code: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -4949,6 +5257,7 @@ pub mod builder {
         }
     }
     impl KakaoChannelCategory {
+        ///Value for `categoryCode`.
         pub fn code<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4959,6 +5268,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for code: {e}"));
             self
         }
+        ///Display name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -4989,6 +5299,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoChannelCategoryList`].
     #[derive(Clone, Debug)]
     pub struct KakaoChannelCategoryList {
         data: ::std::result::Result<
@@ -5006,6 +5317,7 @@ pub mod builder {
         }
     }
     impl KakaoChannelCategoryList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::KakaoChannelCategory>>,
@@ -5016,6 +5328,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::KakaoChannelCategoryMeta>,
@@ -5046,6 +5359,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoChannelCategoryMeta`].
     #[derive(Clone, Debug)]
     pub struct KakaoChannelCategoryMeta {
         cached: ::std::result::Result<bool, ::std::string::String>,
@@ -5060,6 +5374,7 @@ pub mod builder {
         }
     }
     impl KakaoChannelCategoryMeta {
+        ///Served from the server cache.
         pub fn cached<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -5070,6 +5385,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for cached: {e}"));
             self
         }
+        ///When the list was fetched from the provider, ISO-8601 date-time.
         pub fn fetched_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5100,6 +5416,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoChannelList`].
     #[derive(Clone, Debug)]
     pub struct KakaoChannelList {
         data: ::std::result::Result<::std::vec::Vec<super::KakaoChannel>, ::std::string::String>,
@@ -5114,6 +5431,7 @@ pub mod builder {
         }
     }
     impl KakaoChannelList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::KakaoChannel>>,
@@ -5124,6 +5442,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -5154,6 +5473,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoFallback`].
     #[derive(Clone, Debug)]
     pub struct KakaoFallback {
         body: ::std::result::Result<
@@ -5181,6 +5501,7 @@ pub mod builder {
         }
     }
     impl KakaoFallback {
+        ///Fallback text; omitted → the rendered alimtalk body is sent as text.
         pub fn body<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -5191,6 +5512,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for body: {e}"));
             self
         }
+        ///True → no fallback at all.
         pub fn disabled<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<bool>>,
@@ -5201,6 +5523,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for disabled: {e}"));
             self
         }
+        ///LMS/MMS title.
         pub fn subject<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -5211,6 +5534,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for subject: {e}"));
             self
         }
+        /// Sets `type_`.
         pub fn type_<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::TextMessageType>>,
@@ -5245,6 +5569,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoSend`].
     #[derive(Clone, Debug)]
     pub struct KakaoSend {
         channel_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -5264,6 +5589,7 @@ pub mod builder {
         }
     }
     impl KakaoSend {
+        ///ClawOps channel id (`KakaoChannel.id`), not the Kakao search id.
         pub fn channel_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5274,6 +5600,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for channel_id: {e}"));
             self
         }
+        ///ClawOps alimtalk template id (`KakaoTemplate.id`); the template must be `sendable`.
         pub fn template_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5284,6 +5611,9 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for template_id: {e}"));
             self
         }
+        /// Template variables. Keys may be bare (`고객명`) or wrapped (`#{고객명}`). A missing
+        /// variable → 400 `kakao_variable_missing`; one the template does not have → 400
+        /// `kakao_variable_unknown`.
         pub fn variables<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -5318,6 +5648,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoTemplate`].
     #[derive(Clone, Debug)]
     pub struct KakaoTemplate {
         assign_type:
@@ -5358,6 +5689,7 @@ pub mod builder {
         }
     }
     impl KakaoTemplate {
+        /// Sets `assign_type`.
         pub fn assign_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::KakaoTemplateAssignType>,
@@ -5368,6 +5700,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for assign_type: {e}"));
             self
         }
+        ///Channel id (→ `Kakao.ChannelId`).
         pub fn channel_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5378,6 +5711,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for channel_id: {e}"));
             self
         }
+        ///Reviewed template body with `#{…}` placeholders.
         pub fn content<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5388,6 +5722,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for content: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5398,6 +5733,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Dormant templates cannot be sent even if approved.
         pub fn dormant<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -5408,6 +5744,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for dormant: {e}"));
             self
         }
+        /// Sets `emphasize_type`.
         pub fn emphasize_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::KakaoTemplateEmphasizeType>,
@@ -5418,6 +5755,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for emphasize_type: {e}"));
             self
         }
+        ///ClawOps template id (→ `Kakao.TemplateId`).
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5428,6 +5766,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        /// Sets `message_type`.
         pub fn message_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::KakaoTemplateMessageType>,
@@ -5438,6 +5777,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for message_type: {e}"));
             self
         }
+        ///Template name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5448,6 +5788,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        ///Server-computed — can be sent now.
         pub fn sendable<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -5458,6 +5799,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sendable: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::KakaoTemplateStatus>,
@@ -5468,6 +5810,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Last change, ISO-8601 date-time.
         pub fn updated_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5478,6 +5821,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
             self
         }
+        ///Variables that must all be supplied when sending, in `#{name}` form (includes variables used in button links/emphasis text).
         pub fn variables<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
@@ -5530,6 +5874,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoTemplateList`].
     #[derive(Clone, Debug)]
     pub struct KakaoTemplateList {
         data: ::std::result::Result<::std::vec::Vec<super::KakaoTemplate>, ::std::string::String>,
@@ -5544,6 +5889,7 @@ pub mod builder {
         }
     }
     impl KakaoTemplateList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::KakaoTemplate>>,
@@ -5554,6 +5900,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -5584,6 +5931,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::KakaoTokenRequest`].
     #[derive(Clone, Debug)]
     pub struct KakaoTokenRequest {
         phone_number_masked: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -5602,6 +5950,7 @@ pub mod builder {
         }
     }
     impl KakaoTokenRequest {
+        ///Where the code was sent, masked.
         pub fn phone_number_masked<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5612,6 +5961,7 @@ pub mod builder {
             });
             self
         }
+        ///The code was requested.
         pub fn requested<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -5622,6 +5972,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for requested: {e}"));
             self
         }
+        ///Seconds to wait before requesting another code.
         pub fn retry_after_seconds<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -5632,6 +5983,7 @@ pub mod builder {
             });
             self
         }
+        ///Normalised search id (without `@`); send it to `connect_kakao_channel` unchanged.
         pub fn search_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5666,6 +6018,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::Message`].
     #[derive(Clone, Debug)]
     pub struct Message {
         account_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -5714,6 +6067,7 @@ pub mod builder {
         }
     }
     impl Message {
+        ///Account id.
         pub fn account_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5724,6 +6078,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for account_id: {e}"));
             self
         }
+        ///Text; for alimtalk/brand messages the rendered template.
         pub fn body<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -5734,6 +6089,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for body: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn date_created<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5744,6 +6100,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_created: {e}"));
             self
         }
+        ///Last status change, ISO-8601 date-time.
         pub fn date_updated<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -5754,6 +6111,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_updated: {e}"));
             self
         }
+        /// Sets `direction`.
         pub fn direction<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::Direction>,
@@ -5764,6 +6122,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for direction: {e}"));
             self
         }
+        ///Sender.
         pub fn from<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5774,6 +6133,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for from: {e}"));
             self
         }
+        ///Attachment URLs.
         pub fn media_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -5786,6 +6146,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for media_url: {e}"));
             self
         }
+        ///Message id (`MG…`).
         pub fn message_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5796,6 +6157,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for message_id: {e}"));
             self
         }
+        ///Number of attachments; absent means 0. Never null on the wire (the Python SDK rejects null).
         pub fn num_media<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -5806,6 +6168,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for num_media: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::MessageStatus>,
@@ -5816,6 +6179,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Title (LMS/MMS).
         pub fn subject<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -5826,6 +6190,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for subject: {e}"));
             self
         }
+        ///Recipient.
         pub fn to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -5836,6 +6201,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for to: {e}"));
             self
         }
+        /// Sets `type_`.
         pub fn type_<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::MessageType>,
@@ -5886,6 +6252,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::MessageList`].
     #[derive(Clone, Debug)]
     pub struct MessageList {
         data: ::std::result::Result<::std::vec::Vec<super::Message>, ::std::string::String>,
@@ -5900,6 +6267,7 @@ pub mod builder {
         }
     }
     impl MessageList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::Message>>,
@@ -5910,6 +6278,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
@@ -5940,6 +6309,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::PaginationMeta`].
     #[derive(Clone, Debug)]
     pub struct PaginationMeta {
         page: ::std::result::Result<i64, ::std::string::String>,
@@ -5956,6 +6326,7 @@ pub mod builder {
         }
     }
     impl PaginationMeta {
+        ///0-based index of this page.
         pub fn page<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -5966,6 +6337,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for page: {e}"));
             self
         }
+        ///Items per page.
         pub fn page_size<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -5976,6 +6348,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for page_size: {e}"));
             self
         }
+        ///Total number of items across all pages.
         pub fn total<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -6008,6 +6381,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::PhoneNumber`].
     #[derive(Clone)]
     pub struct PhoneNumber {
         agent_id: ::std::result::Result<
@@ -6102,6 +6476,7 @@ pub mod builder {
         }
     }
     impl PhoneNumber {
+        ///Managed agent (routing `agent`).
         pub fn agent_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6112,6 +6487,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for agent_id: {e}"));
             self
         }
+        ///Per-call context endpoint (routing `agent`).
         pub fn call_context_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6122,6 +6498,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_context_url: {e}"));
             self
         }
+        ///Call flow (routing `callflow`).
         pub fn call_flow_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6132,6 +6509,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_flow_id: {e}"));
             self
         }
+        ///Provisioning time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6142,6 +6520,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Transcription dictionary.
         pub fn dictionary_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6152,6 +6531,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for dictionary_id: {e}"));
             self
         }
+        ///Forward target (routing `forward`).
         pub fn forward_to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6162,6 +6542,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for forward_to: {e}"));
             self
         }
+        ///The number, which is also its identifier (e.g. `07012340001`).
         pub fn number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6172,6 +6553,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for number: {e}"));
             self
         }
+        ///Kind of number.
         pub fn number_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::NumberType>>,
@@ -6182,6 +6564,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for number_type: {e}"));
             self
         }
+        ///Inbound routing.
         pub fn routing_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::RoutingType>>,
@@ -6192,6 +6575,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for routing_type: {e}"));
             self
         }
+        ///SIP credential (routing `softphone`).
         pub fn sip_credential_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6202,6 +6586,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_credential_id: {e}"));
             self
         }
+        ///SIP endpoint (routing `sip`).
         pub fn sip_endpoint_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6212,6 +6597,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_endpoint_id: {e}"));
             self
         }
+        ///Where the number came from.
         pub fn source<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::NumberSource>>,
@@ -6222,6 +6608,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for source: {e}"));
             self
         }
+        ///Status callback URL.
         pub fn status_callback<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6232,6 +6619,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status_callback: {e}"));
             self
         }
+        ///Space-separated status callback events.
         pub fn status_callback_events<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6242,6 +6630,7 @@ pub mod builder {
             });
             self
         }
+        ///Extra webhook headers.
         pub fn webhook_headers<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -6256,6 +6645,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_headers: {e}"));
             self
         }
+        ///HTTP method of the webhook.
         pub fn webhook_method<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::WebhookMethod>>,
@@ -6266,6 +6656,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_method: {e}"));
             self
         }
+        ///Inbound-call webhook URL; fresh numbers have none (inbound calls are rejected until routing is set).
         pub fn webhook_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6326,6 +6717,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::PhoneNumberList`].
     #[derive(Clone, Debug)]
     pub struct PhoneNumberList {
         data: ::std::result::Result<::std::vec::Vec<super::PhoneNumber>, ::std::string::String>,
@@ -6338,6 +6730,7 @@ pub mod builder {
         }
     }
     impl PhoneNumberList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::PhoneNumber>>,
@@ -6364,6 +6757,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::ProvisionedPhoneNumber`].
     #[derive(Clone)]
     pub struct ProvisionedPhoneNumber {
         agent_id: ::std::result::Result<
@@ -6463,6 +6857,7 @@ pub mod builder {
         }
     }
     impl ProvisionedPhoneNumber {
+        ///Managed agent (routing `agent`).
         pub fn agent_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6473,6 +6868,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for agent_id: {e}"));
             self
         }
+        ///Per-call context endpoint (routing `agent`).
         pub fn call_context_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6483,6 +6879,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_context_url: {e}"));
             self
         }
+        ///Call flow (routing `callflow`).
         pub fn call_flow_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6493,6 +6890,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_flow_id: {e}"));
             self
         }
+        ///Provisioning time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6503,6 +6901,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Transcription dictionary.
         pub fn dictionary_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6513,6 +6912,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for dictionary_id: {e}"));
             self
         }
+        ///Forward target (routing `forward`).
         pub fn forward_to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6523,6 +6923,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for forward_to: {e}"));
             self
         }
+        ///The number, which is also its identifier.
         pub fn number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6533,6 +6934,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for number: {e}"));
             self
         }
+        ///Kind of number.
         pub fn number_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::NumberType>>,
@@ -6543,6 +6945,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for number_type: {e}"));
             self
         }
+        ///Inbound routing; fresh numbers have `webhook`.
         pub fn routing_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::RoutingType>>,
@@ -6553,6 +6956,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for routing_type: {e}"));
             self
         }
+        ///SIP credential (routing `softphone`).
         pub fn sip_credential_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6563,6 +6967,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_credential_id: {e}"));
             self
         }
+        ///SIP endpoint (routing `sip`).
         pub fn sip_endpoint_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6573,6 +6978,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_endpoint_id: {e}"));
             self
         }
+        ///SMS sender auto-registration outcome; absent from older servers.
         pub fn sms_sender<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::SmsSenderRegistration>>,
@@ -6583,6 +6989,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sms_sender: {e}"));
             self
         }
+        ///Where the number came from (`pool`).
         pub fn source<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::NumberSource>>,
@@ -6593,6 +7000,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for source: {e}"));
             self
         }
+        ///Status callback URL.
         pub fn status_callback<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6603,6 +7011,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status_callback: {e}"));
             self
         }
+        ///Space-separated status callback events.
         pub fn status_callback_events<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6613,6 +7022,7 @@ pub mod builder {
             });
             self
         }
+        ///Extra webhook headers.
         pub fn webhook_headers<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -6627,6 +7037,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_headers: {e}"));
             self
         }
+        ///HTTP method of the webhook.
         pub fn webhook_method<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::WebhookMethod>>,
@@ -6637,6 +7048,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_method: {e}"));
             self
         }
+        ///Inbound-call webhook URL.
         pub fn webhook_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6699,6 +7111,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::ReleaseBlockedRecipientRequest`].
     #[derive(Clone, Debug)]
     pub struct ReleaseBlockedRecipientRequest {
         note: ::std::result::Result<
@@ -6714,6 +7127,7 @@ pub mod builder {
         }
     }
     impl ReleaseBlockedRecipientRequest {
+        ///Release note.
         pub fn note<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6744,6 +7158,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::RequestKakaoChannelTokenRequest`].
     #[derive(Clone, Debug)]
     pub struct RequestKakaoChannelTokenRequest {
         phone_number: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -6758,6 +7173,7 @@ pub mod builder {
         }
     }
     impl RequestKakaoChannelTokenRequest {
+        ///Manager's mobile number (hyphen and `+82` forms accepted); must be an admin of the channel at Kakao.
         pub fn phone_number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6768,6 +7184,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for phone_number: {e}"));
             self
         }
+        ///Kakao channel search id; a leading `@` is accepted and stripped server-side.
         pub fn search_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6802,6 +7219,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SenderNumber`].
     #[derive(Clone, Debug)]
     pub struct SenderNumber {
         created_at: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -6827,6 +7245,7 @@ pub mod builder {
         }
     }
     impl SenderNumber {
+        ///Registration time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6837,6 +7256,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Sender-number id, e.g. `sn_1` (path parameter of `delete_sender_number`).
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6847,6 +7267,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///Digits only.
         pub fn number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6857,6 +7278,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for number: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::SenderNumberStatus>,
@@ -6867,6 +7289,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        /// Sets `type_`.
         pub fn type_<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::SenderNumberType>,
@@ -6877,6 +7300,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for type_: {e}"));
             self
         }
+        /// Sets `verification_method`.
         pub fn verification_method<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::SenderNumberVerificationMethod>,
@@ -6915,6 +7339,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SenderNumberGrace`].
     #[derive(Clone, Debug)]
     pub struct SenderNumberGrace {
         expires_at: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -6929,6 +7354,7 @@ pub mod builder {
         }
     }
     impl SenderNumberGrace {
+        ///End of the grace period, ISO-8601 date-time.
         pub fn expires_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6939,6 +7365,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
             self
         }
+        ///The number.
         pub fn number<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -6969,6 +7396,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SenderNumberLimit`].
     #[derive(Clone, Debug)]
     pub struct SenderNumberLimit {
         limit: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
@@ -6985,6 +7413,7 @@ pub mod builder {
         }
     }
     impl SenderNumberLimit {
+        ///The limit; null = not determined yet (e.g. before the company head-count evidence).
         pub fn limit<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -6995,6 +7424,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for limit: {e}"));
             self
         }
+        ///Whether the limit is reached.
         pub fn reached<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -7005,6 +7435,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for reached: {e}"));
             self
         }
+        ///Lines in use (pending included).
         pub fn used<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i64>,
@@ -7037,6 +7468,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SenderNumberList`].
     #[derive(Clone, Debug)]
     pub struct SenderNumberList {
         grace:
@@ -7058,6 +7490,7 @@ pub mod builder {
         }
     }
     impl SenderNumberList {
+        ///Numbers in a grace period.
         pub fn grace<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::SenderNumberGrace>>,
@@ -7068,6 +7501,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for grace: {e}"));
             self
         }
+        ///Line limit; null when the holder cannot be resolved.
         pub fn limit<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::SenderNumberLimit>>,
@@ -7078,6 +7512,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for limit: {e}"));
             self
         }
+        ///Approved and pending registrations, most recent first.
         pub fn sender_numbers<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::SenderNumber>>,
@@ -7110,6 +7545,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SipCredential`].
     #[derive(Clone, Debug)]
     pub struct SipCredential {
         account_id: ::std::result::Result<
@@ -7174,6 +7610,7 @@ pub mod builder {
         }
     }
     impl SipCredential {
+        ///Account id.
         pub fn account_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7184,6 +7621,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for account_id: {e}"));
             self
         }
+        ///Numbers this device may use.
         pub fn allowed_numbers<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -7196,6 +7634,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for allowed_numbers: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn date_created<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7206,6 +7645,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_created: {e}"));
             self
         }
+        ///Last change, ISO-8601 date-time.
         pub fn date_updated<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7216,6 +7656,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_updated: {e}"));
             self
         }
+        ///Whether the credential is enabled.
         pub fn enabled<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<bool>>,
@@ -7226,6 +7667,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for enabled: {e}"));
             self
         }
+        ///Credential id (→ `sipCredentialId` of `update_number`).
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -7236,6 +7678,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///IP ACL id.
         pub fn ip_acl_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7246,6 +7689,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for ip_acl_id: {e}"));
             self
         }
+        ///Last use, ISO-8601 date-time.
         pub fn last_used_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7256,6 +7700,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for last_used_at: {e}"));
             self
         }
+        ///Display name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7266,6 +7711,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        ///SIP realm.
         pub fn realm<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7276,6 +7722,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for realm: {e}"));
             self
         }
+        ///Credential status.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::SipCredentialStatus>>,
@@ -7286,6 +7733,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///SIP username.
         pub fn username<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7336,6 +7784,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SipCredentialList`].
     #[derive(Clone, Debug)]
     pub struct SipCredentialList {
         data: ::std::result::Result<::std::vec::Vec<super::SipCredential>, ::std::string::String>,
@@ -7348,6 +7797,7 @@ pub mod builder {
         }
     }
     impl SipCredentialList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::SipCredential>>,
@@ -7374,6 +7824,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SipEndpoint`].
     #[derive(Clone, Debug)]
     pub struct SipEndpoint {
         account_id: ::std::result::Result<
@@ -7418,6 +7869,7 @@ pub mod builder {
         }
     }
     impl SipEndpoint {
+        ///Account id.
         pub fn account_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7428,6 +7880,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for account_id: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn date_created<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7438,6 +7891,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_created: {e}"));
             self
         }
+        ///Last change, ISO-8601 date-time.
         pub fn date_updated<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7448,6 +7902,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for date_updated: {e}"));
             self
         }
+        ///Endpoint id (→ `sipEndpointId` of `update_number`).
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -7458,6 +7913,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///Maximum concurrent calls.
         pub fn max_concurrent<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -7468,6 +7924,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for max_concurrent: {e}"));
             self
         }
+        ///Display name.
         pub fn name<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7478,6 +7935,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for name: {e}"));
             self
         }
+        ///Dial routes (untyped items). `routingType` `sip` needs at least one active route.
         pub fn routes<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<::serde_json::Value>>>,
@@ -7488,6 +7946,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for routes: {e}"));
             self
         }
+        ///Endpoint status.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::SipEndpointStatus>>,
@@ -7530,6 +7989,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SipEndpointList`].
     #[derive(Clone, Debug)]
     pub struct SipEndpointList {
         data: ::std::result::Result<::std::vec::Vec<super::SipEndpoint>, ::std::string::String>,
@@ -7542,6 +8002,7 @@ pub mod builder {
         }
     }
     impl SipEndpointList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::SipEndpoint>>,
@@ -7568,6 +8029,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SmsSenderRegistration`].
     #[derive(Clone, Debug)]
     pub struct SmsSenderRegistration {
         reason: ::std::result::Result<
@@ -7590,6 +8052,7 @@ pub mod builder {
         }
     }
     impl SmsSenderRegistration {
+        ///Why the number was not registered; set when `registered` is false.
         pub fn reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -7602,6 +8065,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for reason: {e}"));
             self
         }
+        ///True when the number is now a registered sender number.
         pub fn registered<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<bool>,
@@ -7612,6 +8076,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for registered: {e}"));
             self
         }
+        ///Sender-number id (usable with `delete_sender_number`); set when `registered` is true.
         pub fn sender_number_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7644,6 +8109,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::StatusCallbackEvent`].
     #[derive(Clone, Debug)]
     pub struct StatusCallbackEvent {
         answered_by: ::std::result::Result<
@@ -7674,6 +8140,7 @@ pub mod builder {
         }
     }
     impl StatusCallbackEvent {
+        /// Sets `answered_by`.
         pub fn answered_by<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::AnsweredBy>>,
@@ -7684,6 +8151,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for answered_by: {e}"));
             self
         }
+        ///Call id (`CA…`).
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7694,6 +8162,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `call_status`.
         pub fn call_status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::CallStatus>>,
@@ -7704,6 +8173,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_status: {e}"));
             self
         }
+        ///Transfer events only — decimal 1-based attempt number as a form string; equals `TransferLeg.sequence`.
         pub fn transfer_sequence<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7738,6 +8208,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::SummaryStatus`].
     #[derive(Clone, Debug)]
     pub struct SummaryStatus {
         call_id: ::std::result::Result<
@@ -7790,6 +8261,7 @@ pub mod builder {
         }
     }
     impl SummaryStatus {
+        ///Call id.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7800,6 +8272,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Why the summary failed.
         pub fn failed_reason<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7810,6 +8283,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for failed_reason: {e}"));
             self
         }
+        ///LLM model.
         pub fn model<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7820,6 +8294,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for model: {e}"));
             self
         }
+        ///Prompt version.
         pub fn prompt_version<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7830,6 +8305,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for prompt_version: {e}"));
             self
         }
+        ///LLM provider that produced the summary.
         pub fn provider<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7840,6 +8316,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for provider: {e}"));
             self
         }
+        ///The structured summary (free-form JSON object, e.g. `coreSummary`, `decisions`).
         pub fn result_json<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -7854,6 +8331,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for result_json: {e}"));
             self
         }
+        ///Version of the `resultJson` schema.
         pub fn schema_version<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7864,6 +8342,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for schema_version: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::SummaryState>,
@@ -7874,6 +8353,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Last update, ISO-8601 date-time.
         pub fn updated_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -7918,6 +8398,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::TranscriptRequestAccepted`].
     #[derive(Clone, Debug)]
     pub struct TranscriptRequestAccepted {
         call_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -7932,6 +8413,7 @@ pub mod builder {
         }
     }
     impl TranscriptRequestAccepted {
+        ///Call id.
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -7942,6 +8424,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::TranscriptState>,
@@ -7972,6 +8455,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::TranscriptSegment`].
     #[derive(Clone, Debug)]
     pub struct TranscriptSegment {
         end: ::std::result::Result<f64, ::std::string::String>,
@@ -7990,6 +8474,7 @@ pub mod builder {
         }
     }
     impl TranscriptSegment {
+        ///Segment end (seconds, presumably).
         pub fn end<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<f64>,
@@ -8000,6 +8485,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for end: {e}"));
             self
         }
+        /// Sets `speaker`.
         pub fn speaker<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::TranscriptSpeaker>,
@@ -8010,6 +8496,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for speaker: {e}"));
             self
         }
+        ///Segment start (seconds, presumably).
         pub fn start<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<f64>,
@@ -8020,6 +8507,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for start: {e}"));
             self
         }
+        ///Recognised text.
         pub fn text<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -8054,6 +8542,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::TranscriptStatus`].
     #[derive(Clone, Debug)]
     pub struct TranscriptStatus {
         call_id: ::std::result::Result<
@@ -8093,6 +8582,7 @@ pub mod builder {
         }
     }
     impl TranscriptStatus {
+        ///Call id (completed).
         pub fn call_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8103,6 +8593,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_id: {e}"));
             self
         }
+        ///Failure message (failed), e.g. `transcription_failed`.
         pub fn error<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8113,6 +8604,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for error: {e}"));
             self
         }
+        ///Number of segments (completed).
         pub fn segment_count<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -8123,6 +8615,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for segment_count: {e}"));
             self
         }
+        ///All segments in order (completed).
         pub fn segments<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -8135,6 +8628,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for segments: {e}"));
             self
         }
+        ///Failed stage (failed). Only `trigger` may be re-requested.
         pub fn stage<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::TranscriptStage>>,
@@ -8145,6 +8639,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for stage: {e}"));
             self
         }
+        ///When transcription started (pending), ISO-8601 date-time.
         pub fn started_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8155,6 +8650,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for started_at: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::TranscriptState>,
@@ -8195,6 +8691,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::TransferLeg`].
     #[derive(Clone, Debug)]
     pub struct TransferLeg {
         answered_at: ::std::result::Result<
@@ -8264,6 +8761,7 @@ pub mod builder {
         }
     }
     impl TransferLeg {
+        ///Target picked up, ISO-8601 date-time. Presence = answered (a warm transfer that ended during the whisper has `status` failed but was answered). Recorded since 2026-10-13; for earlier legs decide by `status`.
         pub fn answered_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8274,6 +8772,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for answered_at: {e}"));
             self
         }
+        ///Whether this leg is billed; at most one leg per call is true.
         pub fn billable<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<bool>>,
@@ -8284,6 +8783,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for billable: {e}"));
             self
         }
+        ///Billed seconds.
         pub fn billable_duration<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -8294,6 +8794,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for billable_duration: {e}"));
             self
         }
+        ///Caller and target bridged (after the whisper, if any), ISO-8601 date-time; later than `answeredAt`.
         pub fn connected_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8304,6 +8805,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for connected_at: {e}"));
             self
         }
+        ///Destination kind; null for transfers before 2026-07-10.
         pub fn destination_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -8316,6 +8818,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for destination_type: {e}"));
             self
         }
+        ///Observed connect→end seconds; null if never connected.
         pub fn duration<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -8326,6 +8829,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for duration: {e}"));
             self
         }
+        ///Attempt end, ISO-8601 date-time.
         pub fn ended_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8336,6 +8840,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for ended_at: {e}"));
             self
         }
+        ///Q.850 cause of this attempt.
         pub fn hangup_cause_q850<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -8346,6 +8851,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for hangup_cause_q850: {e}"));
             self
         }
+        ///Transfer mode.
         pub fn mode<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::TransferMode>>,
@@ -8356,6 +8862,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for mode: {e}"));
             self
         }
+        ///Free-form carrier text; do not branch on it.
         pub fn reason_text<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8366,6 +8873,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for reason_text: {e}"));
             self
         }
+        ///1-based attempt number; equals `TransferSequence` in transfer webhooks.
         pub fn sequence<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -8376,6 +8884,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sequence: {e}"));
             self
         }
+        ///SIP response code of this attempt.
         pub fn sip_response_code<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -8386,6 +8895,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_response_code: {e}"));
             self
         }
+        ///Attempt start, ISO-8601 date-time; null before 2026-07-10.
         pub fn started_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8396,6 +8906,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for started_at: {e}"));
             self
         }
+        ///Attempt status.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::TransferStatus>>,
@@ -8406,6 +8917,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Ring limit applied, seconds; null before 2026-10-13 and always null for `refer-attended`.
         pub fn timeout<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -8416,6 +8928,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for timeout: {e}"));
             self
         }
+        ///Target number or SIP URI.
         pub fn to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8474,6 +8987,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::UpdateBlockedRecipientRequest`].
     #[derive(Clone, Debug)]
     pub struct UpdateBlockedRecipientRequest {
         note: ::std::result::Result<
@@ -8489,6 +9003,7 @@ pub mod builder {
         }
     }
     impl UpdateBlockedRecipientRequest {
+        ///New memo, or null to clear it.
         pub fn note<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8517,6 +9032,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::UpdateCallRequest`].
     #[derive(Clone, Debug)]
     pub struct UpdateCallRequest {
         status: ::std::result::Result<crate::types::CallControlStatus, ::std::string::String>,
@@ -8529,6 +9045,7 @@ pub mod builder {
         }
     }
     impl UpdateCallRequest {
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::CallControlStatus>,
@@ -8557,6 +9074,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::UpdateNumberRequest`].
     #[derive(Clone)]
     pub struct UpdateNumberRequest {
         agent_id: ::std::result::Result<
@@ -8632,6 +9150,7 @@ pub mod builder {
         }
     }
     impl UpdateNumberRequest {
+        ///Managed agent of the same account; required when `routingType` is `agent`.
         pub fn agent_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8642,6 +9161,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for agent_id: {e}"));
             self
         }
+        ///For `routingType` `agent` — endpoint queried for per-call context.
         pub fn call_context_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8652,6 +9172,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_context_url: {e}"));
             self
         }
+        ///Call flow of the same account; required when `routingType` is `callflow`.
         pub fn call_flow_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8662,6 +9183,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for call_flow_id: {e}"));
             self
         }
+        ///Transcription dictionary applied to this number's calls.
         pub fn dictionary_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8672,6 +9194,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for dictionary_id: {e}"));
             self
         }
+        ///A number owned by the same account (internal forward); required when `routingType` is `forward`.
         pub fn forward_to<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8682,6 +9205,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for forward_to: {e}"));
             self
         }
+        /// Sets `routing_type`.
         pub fn routing_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::RoutingType>>,
@@ -8692,6 +9216,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for routing_type: {e}"));
             self
         }
+        ///Registered SIP device; required when `routingType` is `softphone`. Needs the `sip_trunk` add-on.
         pub fn sip_credential_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8702,6 +9227,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_credential_id: {e}"));
             self
         }
+        ///SIP endpoint (external PBX); required when `routingType` is `sip`. Needs the `sip_trunk` add-on and ≥ 1 active route.
         pub fn sip_endpoint_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8712,6 +9238,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for sip_endpoint_id: {e}"));
             self
         }
+        ///URL for inbound-call status notifications.
         pub fn status_callback<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8722,6 +9249,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status_callback: {e}"));
             self
         }
+        ///Space-separated event names.
         pub fn status_callback_events<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8732,6 +9260,7 @@ pub mod builder {
             });
             self
         }
+        ///Extra headers added to webhook requests.
         pub fn webhook_headers<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -8744,6 +9273,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_headers: {e}"));
             self
         }
+        /// Sets `webhook_method`.
         pub fn webhook_method<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<crate::types::WebhookMethod>>,
@@ -8754,6 +9284,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for webhook_method: {e}"));
             self
         }
+        ///Inbound-call webhook (VoiceML) URL.
         pub fn webhook_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8806,6 +9337,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::UploadKakaoBrandImageRequest`].
     #[derive(Clone, Debug)]
     pub struct UploadKakaoBrandImageRequest {
         bubble_type: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -8825,6 +9357,7 @@ pub mod builder {
         }
     }
     impl UploadKakaoBrandImageRequest {
+        ///Bubble type the image is for (known values in `BrandBubbleType`); `TEXT` has no image slot (400).
         pub fn bubble_type<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -8835,6 +9368,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for bubble_type: {e}"));
             self
         }
+        ///Image bytes; file name sent verbatim; max 5 MB (400 above, 413 above 10 MB).
         pub fn image<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -8845,6 +9379,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for image: {e}"));
             self
         }
+        ///`main` or `sub` (sub = small item image of `WIDE_ITEM_LIST`). Server default `main`.
         pub fn slot<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8877,6 +9412,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::WebhookLog`].
     #[derive(Clone, Debug)]
     pub struct WebhookLog {
         attempt: ::std::result::Result<i32, ::std::string::String>,
@@ -8922,6 +9458,7 @@ pub mod builder {
         }
     }
     impl WebhookLog {
+        ///Current attempt number.
         pub fn attempt<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i32>,
@@ -8932,6 +9469,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for attempt: {e}"));
             self
         }
+        ///Completion time, ISO-8601 date-time.
         pub fn completed_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -8942,6 +9480,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for completed_at: {e}"));
             self
         }
+        ///Creation time, ISO-8601 date-time.
         pub fn created_at<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -8952,6 +9491,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for created_at: {e}"));
             self
         }
+        ///Event name, e.g. `message.sent` (open set).
         pub fn event<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -8962,6 +9502,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for event: {e}"));
             self
         }
+        ///Log id.
         pub fn id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -8972,6 +9513,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        ///Maximum number of attempts.
         pub fn max_attempts<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<i32>,
@@ -8982,6 +9524,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for max_attempts: {e}"));
             self
         }
+        ///The JSON payload that was sent (always an object).
         pub fn request_payload<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<
@@ -8994,6 +9537,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for request_payload: {e}"));
             self
         }
+        ///URL that was called.
         pub fn request_url<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -9004,6 +9548,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for request_url: {e}"));
             self
         }
+        ///Body answered by the receiver.
         pub fn response_body<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -9014,6 +9559,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for response_body: {e}"));
             self
         }
+        ///HTTP status answered by the receiver.
         pub fn response_status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i32>>,
@@ -9024,6 +9570,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for response_status: {e}"));
             self
         }
+        ///Receiver response time in milliseconds.
         pub fn response_time_ms<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -9034,6 +9581,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for response_time_ms: {e}"));
             self
         }
+        /// Sets `status`.
         pub fn status<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<crate::types::WebhookLogStatus>,
@@ -9044,6 +9592,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for status: {e}"));
             self
         }
+        ///Webhook id.
         pub fn webhook_id<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::string::String>,
@@ -9096,6 +9645,7 @@ pub mod builder {
             }
         }
     }
+    /// Builder for [`super::WebhookLogList`].
     #[derive(Clone, Debug)]
     pub struct WebhookLogList {
         data: ::std::result::Result<::std::vec::Vec<super::WebhookLog>, ::std::string::String>,
@@ -9110,6 +9660,7 @@ pub mod builder {
         }
     }
     impl WebhookLogList {
+        /// Sets `data`.
         pub fn data<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookLog>>,
@@ -9120,6 +9671,7 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for data: {e}"));
             self
         }
+        /// Sets `meta`.
         pub fn meta<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::PaginationMeta>,
