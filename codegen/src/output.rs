@@ -74,6 +74,10 @@ pub fn generate(root: &Path) -> Result<Generated> {
     files.insert(PathBuf::from("client.rs"), render(root, client)?);
     files.insert(PathBuf::from("events.rs"), render(root, event_items)?);
     files.insert(PathBuf::from("conformance.rs"), render(root, conformance)?);
+    files.insert(
+        PathBuf::from("hooks.rs"),
+        render(root, parse_items(hooks_tokens(&specs.openapi))?)?,
+    );
     Ok(Generated {
         files,
         rest_open,
@@ -336,6 +340,111 @@ fn conformance_tokens(
     }
 }
 
+/// Operations whose request body the spec marks optional.
+pub fn optional_body_operations(openapi: &serde_json::Value) -> Vec<String> {
+    crate::spec::operations(openapi)
+        .into_iter()
+        .filter(|(_, _, op)| !crate::spec::is_skipped(op))
+        .filter(|(_, _, op)| {
+            op.get("requestBody")
+                .and_then(|b| crate::spec::deref(openapi, b).ok())
+                .is_some_and(|b| {
+                    b.get("required").and_then(serde_json::Value::as_bool) != Some(true)
+                })
+        })
+        .filter_map(|(_, _, op)| {
+            op.get("operationId")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// `hooks.rs`: the wire adjustments every request of the generated client gets.
+fn hooks_tokens(openapi: &serde_json::Value) -> TokenStream {
+    let optional = optional_body_operations(openapi);
+    quote! {
+        //! Wire adjustments applied to every request of the generated [`Client`](crate::Client),
+        //! through progenitor's `ClientHooks` (this impl for `Client` takes precedence over the
+        //! generated no-op one for `&Client`):
+        //!
+        //! - progenitor's `api-version` header is removed: ClawOps documents no such header and the
+        //!   official SDK sends none;
+        //! - an operation whose body the spec marks optional sends no body (rather than `{}`) when
+        //!   the caller set nothing, as the official SDK does;
+        //! - an error response whose body is not the spec's `ErrorBody` (a proxy's HTML 502, an
+        //!   empty 503, an `error` that is not a string) is re-wrapped as `{"error": "<text>"}`, so
+        //!   it still decodes as `Error::ErrorResponse` with its status and headers instead of a
+        //!   status-less payload error.
+
+        use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
+
+        /// Operations whose request body is optional in the spec.
+        const OPTIONAL_BODY: &[&str] = &[#(#optional),*];
+
+        /// The longest error text kept from a non-JSON error body.
+        const MAX_ERROR_TEXT: usize = 1024;
+
+        impl ClientHooks<()> for crate::Client {
+            async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+                request.headers_mut().remove("api-version");
+                let empty = request.body().and_then(reqwest::Body::as_bytes) == Some(b"{}".as_slice());
+                if empty && OPTIONAL_BODY.contains(&info.operation_id) {
+                    *request.body_mut() = None;
+                }
+                Ok(())
+            }
+
+            async fn exec(&self, request: reqwest::Request, _info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+                let response = self.client().execute(request).await?;
+                let status = response.status();
+                if !(status.is_client_error() || status.is_server_error()) {
+                    return Ok(response);
+                }
+                let mut headers = response.headers().clone();
+                let version = response.version();
+                let body = response.bytes().await?;
+                let body = match conforming_error_body(&body) {
+                    true => body.to_vec(),
+                    false => {
+                        headers.remove(reqwest::header::CONTENT_LENGTH);
+                        headers.insert(reqwest::header::CONTENT_TYPE, reqwest::header::HeaderValue::from_static("application/json"));
+                        wrap_error_text(status, &body)
+                    }
+                };
+                let mut rebuilt = http::Response::new(body);
+                *rebuilt.status_mut() = status;
+                *rebuilt.version_mut() = version;
+                *rebuilt.headers_mut() = headers;
+                Ok(reqwest::Response::from(rebuilt))
+            }
+        }
+
+        /// Whether an error body already has the shape of the spec's `ErrorBody`.
+        fn conforming_error_body(body: &[u8]) -> bool {
+            match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(serde_json::Value::Object(map)) => ["error", "code"]
+                    .iter()
+                    .all(|key| map.get(*key).is_none_or(|v| v.is_string() || v.is_null())),
+                _ => false,
+            }
+        }
+
+        /// `{"error": "<the body as text, or HTTP <status>>"}`.
+        fn wrap_error_text(status: reqwest::StatusCode, body: &[u8]) -> Vec<u8> {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let message = if text.is_empty() {
+                format!("HTTP {}", status.as_u16())
+            } else {
+                let cut = (0..=MAX_ERROR_TEXT.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+                text[..cut].to_owned()
+            };
+            serde_json::json!({ "error": message }).to_string().into_bytes()
+        }
+    }
+}
+
 const LIB_RS: &str = r##"// @generated by clawops-codegen from spec/openapi.yaml and spec/asyncapi.yaml.
 // DO NOT EDIT: change spec/ and run `cargo codegen`.
 
@@ -387,4 +496,7 @@ mod client;
 
 #[cfg(feature = "client")]
 pub use client::*;
+
+#[cfg(feature = "client")]
+mod hooks;
 "##;

@@ -49,3 +49,6 @@ mod client;
 
 #[cfg(feature = "client")]
 pub use client::*;
+
+#[cfg(feature = "client")]
+mod hooks;
