@@ -86,7 +86,10 @@ async fn a_non_json_error_body_keeps_its_status_and_text() {
     let s = server_with(ResponseTemplate::new(413).set_body_string("<html>too large</html>")).await;
     let err = client(&s).calls().get("CA1").await.unwrap_err();
     let api = err.as_api().unwrap_or_else(|| panic!("{err:?}"));
-    assert_eq!((api.status, api.message.as_str()), (413, "<html>too large</html>"));
+    assert_eq!(
+        (api.status, api.message.as_str()),
+        (413, "<html>too large</html>")
+    );
     assert_eq!(api.operation.id, "get_call");
     assert_eq!(api.code, None);
 
@@ -96,10 +99,17 @@ async fn a_non_json_error_body_keeps_its_status_and_text() {
     assert_eq!(err.as_api().unwrap().message, "HTTP 503");
 
     // An `error` that is not a string (the Python SDK passes any JSON through) keeps its text.
-    let s = server(400, json!({"error": {"detail": "bad"}, "code": "invalid_input"})).await;
+    let s = server(
+        400,
+        json!({"error": {"detail": "bad"}, "code": "invalid_input"}),
+    )
+    .await;
     let err = client(&s).calls().get("CA1").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadRequest);
-    assert_eq!(err.as_api().unwrap().message, r#"{"error":{"detail":"bad"},"code":"invalid_input"}"#);
+    assert_eq!(
+        err.as_api().unwrap().message,
+        r#"{"error":{"detail":"bad"},"code":"invalid_input"}"#
+    );
 }
 
 #[tokio::test]

@@ -407,8 +407,16 @@ async fn numbers_create_reports_sms_sender_registration() {
 #[tokio::test]
 async fn numbers_create_with_no_options_sends_no_body() {
     // As the official SDK: an optional body left empty is not sent as `{}`.
-    let s = server(201, json!({"number": "07052753973", "source": "pool", "routingType": "webhook"})).await;
-    let n = client(&s).numbers().create(types::CreateNumberRequest::builder()).await.unwrap();
+    let s = server(
+        201,
+        json!({"number": "07052753973", "source": "pool", "routingType": "webhook"}),
+    )
+    .await;
+    let n = client(&s)
+        .numbers()
+        .create(types::CreateNumberRequest::builder())
+        .await
+        .unwrap();
     assert_eq!(n.number, "07052753973");
     check(&only(&s).await, "POST", &p("/numbers"), None, None);
 }

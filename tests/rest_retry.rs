@@ -51,7 +51,8 @@ async fn get_retries_5xx_408_and_429_then_succeeds() {
 
 #[tokio::test]
 async fn a_proxy_html_502_on_get_is_retried() {
-    let html = ResponseTemplate::new(502).set_body_string("<html><body>502 Bad Gateway</body></html>");
+    let html =
+        ResponseTemplate::new(502).set_body_string("<html><body>502 Bad Gateway</body></html>");
     let s = sequence(html, 1, ok_call(200)).await;
     let call = client(&s).calls().get("CA1").await.unwrap();
     assert_eq!(call.call_id, "CA0123456789abcdef0123456789abcdef");

@@ -71,7 +71,11 @@ pub fn check(req: &Request, method: &str, path: &str, query: Option<&str>, body:
     );
     assert_eq!(h("accept").as_deref(), Some("application/json"));
     assert_eq!(h("content-type").as_deref(), Some("application/json"));
-    assert_eq!(h("api-version"), None, "progenitor's api-version header must not be sent");
+    assert_eq!(
+        h("api-version"),
+        None,
+        "progenitor's api-version header must not be sent"
+    );
     match body {
         Some(expected) => {
             let got: Value = serde_json::from_slice(&req.body).expect("JSON body");
