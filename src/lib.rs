@@ -64,6 +64,10 @@
 pub use clawops_api as api;
 pub use clawops_api::{events, types};
 
+// Voice agent building blocks (issue 6, part 1).
+pub mod agent;
+pub mod audio;
+
 // REST client (issue 4).
 mod client;
 mod config;
