@@ -68,6 +68,9 @@ pub use clawops_api::{events, types};
 pub mod agent;
 pub mod audio;
 
+// AI provider sessions (issue 7).
+pub mod providers;
+
 // REST client (issue 4).
 mod client;
 mod config;
