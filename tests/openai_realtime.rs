@@ -208,6 +208,8 @@ async fn audio_in_and_out_and_transcripts() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let stats = s.stats();
     assert_eq!(stats.turns, 1);
+    // The completed response is a turn of the call, for its metrics and `call.metrics` frame.
+    assert_eq!(call.turns.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(stats.time_to_first_audio.is_some());
     s.stop().await;
     conn.expect_close().await;

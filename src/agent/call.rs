@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use clawops_api::events::{CallMetricsEndReason, ControlCommand};
+use clawops_api::events::{CallMetricsEndReason, ControlCommand, TransferRequestAfter};
 use clawops_api::types::{CallStatus, Direction};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -15,7 +15,7 @@ use super::dtmf::{CallDtmf, CollectOptions, DtmfInput, DtmfSequence, DtmfStep};
 use super::events::{CallEvent, Role};
 use super::media::MediaLink;
 use super::session::{CallControl, SessionEvent};
-use super::transfer::{TransferOptions, TransferOutcome, TransferRegistry};
+use super::transfer::{TransferOptions, TransferOutcome, TransferRegistry, TransferResultKind};
 use crate::audio::Gain;
 
 /// How long `call_end` waits for the server's terminal `call.ended` frame after media closed.
@@ -29,6 +29,9 @@ pub enum EndReason {
     UserHangup,
     /// This side hung up (`hangup()`, the `hang_up` tool, shutdown).
     AgentHangup,
+    /// A transfer handed the caller on (`after_transfer` = terminate) and the platform ended
+    /// this side's media.
+    Transfer,
     /// The media connection failed or the session could not run.
     Error,
 }
@@ -37,7 +40,8 @@ impl EndReason {
     pub(crate) fn wire(self) -> CallMetricsEndReason {
         match self {
             Self::UserHangup => CallMetricsEndReason::UserHangup,
-            Self::AgentHangup => CallMetricsEndReason::AgentHangup,
+            // The wire vocabulary has no transfer value: the agent's side chose to end.
+            Self::AgentHangup | Self::Transfer => CallMetricsEndReason::AgentHangup,
             Self::Error => CallMetricsEndReason::Error,
         }
     }
@@ -55,6 +59,8 @@ pub struct CallMetrics {
     pub tool_calls: u32,
     /// User tool executions that failed.
     pub tool_errors: u32,
+    /// Completed conversational turns, as the session reports them.
+    pub turns: u32,
     /// Why the call ended (`None` while it runs).
     pub end_reason: Option<EndReason>,
     /// Errors recorded for the metrics frame (type, message ≤ 200 chars; at most 20).
@@ -69,6 +75,8 @@ struct State {
     server_status_set: bool,
     metrics: CallMetrics,
     local_hangup: bool,
+    /// Transfers with `after_transfer` = terminate sent and not (yet) failed.
+    handoffs: u32,
     events: Option<mpsc::UnboundedSender<CallEvent>>,
     started_event: bool,
 }
@@ -153,6 +161,7 @@ impl Call {
                     server_status_set: false,
                     metrics: CallMetrics::default(),
                     local_hangup: false,
+                    handoffs: 0,
                     events: None,
                     started_event: false,
                 }),
@@ -323,7 +332,19 @@ impl Call {
                 "control connection is not connected".into(),
             ));
         }
-        waiter.wait().await
+        // A terminating transfer ends this side's media when it starts; remember it so the
+        // end reason says "transfer", unless the transfer fails.
+        let handoff = options.after_transfer == TransferRequestAfter::Terminate;
+        if handoff {
+            self.state().handoffs += 1;
+        }
+        let outcome = waiter.wait().await;
+        let failed = !matches!(&outcome, Ok(o) if o.kind == TransferResultKind::Completed);
+        if handoff && failed {
+            let mut st = self.state();
+            st.handoffs = st.handoffs.saturating_sub(1);
+        }
+        outcome
     }
 
     /// Collects keypad input (0.70 rules): only keys pressed after it opens count; the
@@ -430,6 +451,11 @@ impl Call {
         self.state().local_hangup
     }
 
+    /// Whether a terminating transfer is under way or completed.
+    pub(crate) fn handed_off(&self) -> bool {
+        self.state().handoffs > 0
+    }
+
     pub(crate) fn set_end_reason(&self, reason: EndReason) {
         let mut st = self.state();
         if st.metrics.end_reason.is_none() {
@@ -505,7 +531,7 @@ impl Call {
             first_response_ms: m.time_to_first_audio.map(|d| d.as_millis() as i64),
             tool_call_count: i64::from(m.tool_calls),
             tool_error_count: i64::from(m.tool_errors),
-            turn_count: 0,
+            turn_count: i64::from(m.turns),
         }
     }
 }
@@ -546,6 +572,9 @@ impl CallControl for Call {
     }
     fn record_tool_call(&self) {
         self.state().metrics.tool_calls += 1;
+    }
+    fn record_turn(&self) {
+        self.state().metrics.turns += 1;
     }
     fn record_tool_error(&self, tool: &str, message: &str) {
         let mut st = self.state();

@@ -223,6 +223,7 @@ pub(crate) async fn drive_call(
 
     let reason = match &end {
         MediaEnd::Stop | MediaEnd::PeerClosed if call.local_hangup() => EndReason::AgentHangup,
+        MediaEnd::Stop | MediaEnd::PeerClosed if call.handed_off() => EndReason::Transfer,
         MediaEnd::Stop | MediaEnd::PeerClosed => EndReason::UserHangup,
         MediaEnd::Local => EndReason::AgentHangup,
         MediaEnd::Error(message) => {

@@ -76,6 +76,8 @@ pub trait CallControl: Send + Sync {
     fn record_tool_call(&self);
     /// Counts one failed user/MCP tool execution.
     fn record_tool_error(&self, tool: &str, message: &str);
+    /// Counts one completed conversational turn (an assistant response that finished).
+    fn record_turn(&self) {}
     /// `collect_dtmf` on this call (0.70 rules).
     async fn collect_dtmf(&self, options: CollectOptions) -> Result<DtmfInput, AgentError>;
     /// Sends DTMF tones to the far end, honouring `w`/`W` pauses.

@@ -238,6 +238,7 @@ pub struct FakeCall {
     pub events: Mutex<Vec<SessionEvent>>,
     pub marks: Mutex<VecDeque<String>>,
     pub tool_calls: AtomicU32,
+    pub turns: AtomicU32,
     pub hangups: AtomicU32,
     /// While true, marks echo at once (the audio played); else they wait for a `clear`.
     pub echo_marks: AtomicBool,
@@ -296,6 +297,9 @@ impl CallControl for FakeCall {
     }
     fn emit(&self, event: SessionEvent) {
         self.events.lock().unwrap().push(event);
+    }
+    fn record_turn(&self) {
+        self.turns.fetch_add(1, Ordering::SeqCst);
     }
     fn record_tool_call(&self) {
         self.tool_calls.fetch_add(1, Ordering::SeqCst);

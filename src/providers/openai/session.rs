@@ -521,6 +521,9 @@ impl Inner {
                     .unwrap_or_default();
                 if status == "completed" {
                     self.turns.fetch_add(1, Ordering::Relaxed);
+                    if let Some(call) = self.control() {
+                        call.record_turn();
+                    }
                 } else if status == "failed" {
                     let detail = event
                         .pointer("/response/status_details/error/code")
