@@ -327,22 +327,29 @@ impl Call {
             ));
         };
         let (command, waiter) = self.inner.transfers.prepare(self.call_id(), &options)?;
-        if !control.send(&ControlCommand::CallTransfer(command)) {
-            return Err(AgentError::ConnectionClosed(
-                "control connection is not connected".into(),
-            ));
-        }
-        // A terminating transfer ends this side's media when it starts; remember it so the
-        // end reason says "transfer", unless the transfer fails.
+        // A terminating transfer ends this side's media when it starts; count it before the
+        // command leaves (the platform may end the media before `send` returns) so the end
+        // reason says "transfer", and uncount it if the transfer fails.
         let handoff = options.after_transfer == TransferRequestAfter::Terminate;
         if handoff {
             self.state().handoffs += 1;
         }
+        let uncount = || {
+            let mut st = self.state();
+            st.handoffs = st.handoffs.saturating_sub(1);
+        };
+        if !control.send(&ControlCommand::CallTransfer(command)) {
+            if handoff {
+                uncount();
+            }
+            return Err(AgentError::ConnectionClosed(
+                "control connection is not connected".into(),
+            ));
+        }
         let outcome = waiter.wait().await;
         let failed = !matches!(&outcome, Ok(o) if o.kind == TransferResultKind::Completed);
         if handoff && failed {
-            let mut st = self.state();
-            st.handoffs = st.handoffs.saturating_sub(1);
+            uncount();
         }
         outcome
     }
