@@ -25,7 +25,7 @@ use super::control::{
     INITIAL_RECONNECT_DELAY, MAX_RECONNECT_DELAY, TakeOver, spawn_control,
 };
 use super::dtmf::DtmfSettings;
-use super::events::{CallEvent, EventHandler, Handlers, Role, for_event};
+use super::events::{CallEvent, EventHandler, Handlers, Role, for_payload};
 use super::media::{MediaSettings, truncate};
 use super::runner::{Bind, CallContext, NewCall, drive_call, new_call, session_failed};
 use super::session::{BufferingCall, Session, SessionFactory, SessionTools};
@@ -274,9 +274,9 @@ impl AgentBuilder {
         F: Fn(Call) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers.push(for_event(
-            |e| matches!(e, CallEvent::Start),
-            move |c, _| f(c),
+        self.handlers.push(for_payload(
+            |e| matches!(e, CallEvent::Start).then_some(()),
+            move |c, ()| f(c),
         ));
         self
     }
@@ -286,8 +286,10 @@ impl AgentBuilder {
         F: Fn(Call) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers
-            .push(for_event(|e| matches!(e, CallEvent::End), move |c, _| f(c)));
+        self.handlers.push(for_payload(
+            |e| matches!(e, CallEvent::End).then_some(()),
+            move |c, ()| f(c),
+        ));
         self
     }
     /// Handler of `call_failed` (with the reason, equal to `ended_status`).
@@ -296,15 +298,13 @@ impl AgentBuilder {
         F: Fn(Call, CallStatus) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let f = Arc::new(f);
-        self.handlers.push(Arc::new(move |c, e| {
-            let f = f.clone();
-            Box::pin(async move {
-                if let CallEvent::Failed(reason) = e {
-                    f(c, reason).await;
-                }
-            })
-        }));
+        self.handlers.push(for_payload(
+            |e| match e {
+                CallEvent::Failed(reason) => Some(reason),
+                _ => None,
+            },
+            f,
+        ));
         self
     }
     /// Handler of every key the caller presses.
@@ -313,15 +313,13 @@ impl AgentBuilder {
         F: Fn(Call, String) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let f = Arc::new(f);
-        self.handlers.push(Arc::new(move |c, e| {
-            let f = f.clone();
-            Box::pin(async move {
-                if let CallEvent::Dtmf(d) = e {
-                    f(c, d).await;
-                }
-            })
-        }));
+        self.handlers.push(for_payload(
+            |e| match e {
+                CallEvent::Dtmf(digits) => Some(digits),
+                _ => None,
+            },
+            f,
+        ));
         self
     }
     /// Handler of final transcript lines.
@@ -330,15 +328,13 @@ impl AgentBuilder {
         F: Fn(Call, Role, String) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let f = Arc::new(f);
-        self.handlers.push(Arc::new(move |c, e| {
-            let f = f.clone();
-            Box::pin(async move {
-                if let CallEvent::Transcript(r, t) = e {
-                    f(c, r, t).await;
-                }
-            })
-        }));
+        self.handlers.push(for_payload(
+            |e| match e {
+                CallEvent::Transcript(role, text) => Some((role, text)),
+                _ => None,
+            },
+            move |c, (role, text)| f(c, role, text),
+        ));
         self
     }
     /// Handler of in-progress transcripts (cumulative text).
@@ -347,15 +343,13 @@ impl AgentBuilder {
         F: Fn(Call, Role, String) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let f = Arc::new(f);
-        self.handlers.push(Arc::new(move |c, e| {
-            let f = f.clone();
-            Box::pin(async move {
-                if let CallEvent::TranscriptDelta(r, t) = e {
-                    f(c, r, t).await;
-                }
-            })
-        }));
+        self.handlers.push(for_payload(
+            |e| match e {
+                CallEvent::TranscriptDelta(role, text) => Some((role, text)),
+                _ => None,
+            },
+            move |c, (role, text)| f(c, role, text),
+        ));
         self
     }
     /// Screening hook run before a call is answered; call [`IncomingCall::reject`] to decline.

@@ -130,18 +130,17 @@ impl Handlers {
     }
 }
 
-/// Adapts `Fn(Call) -> impl Future` to one event kind.
-pub(crate) fn for_event<F, Fut>(matches: fn(&CallEvent) -> bool, f: F) -> EventHandler
+/// Adapts a handler of one event kind: `payload` picks the kind and takes out what the handler
+/// receives; other events are ignored.
+pub(crate) fn for_payload<T, F, Fut>(payload: fn(CallEvent) -> Option<T>, f: F) -> EventHandler
 where
-    F: Fn(Call, CallEvent) -> Fut + Send + Sync + 'static,
+    T: Send + 'static,
+    F: Fn(Call, T) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    Arc::new(move |call, event| {
-        if matches(&event) {
-            f(call, event).boxed()
-        } else {
-            async {}.boxed()
-        }
+    Arc::new(move |call, event| match payload(event) {
+        Some(value) => f(call, value).boxed(),
+        None => async {}.boxed(),
     })
 }
 
