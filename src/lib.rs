@@ -57,6 +57,13 @@
 //! Retries never double-dial: requests that create something (POST) are retried only when
 //! they provably did not reach the server or were refused without effect (429, 503); see
 //! [`retry`]. Every failure is a [`Error`]; webhook signatures are checked with [`webhook`].
+//!
+//! ## Voice AI providers
+//!
+//! The agent's AI sessions live in [`providers`]. Besides the realtime sessions, the
+//! `pipeline` feature adds an STT → LLM → TTS session (`providers::pipeline`) whose providers
+//! each have their own feature: `deepgram`, `elevenlabs`, `openai-compatible` (OpenAI, Groq,
+//! Together, Fireworks, DeepSeek, xAI, Mistral, Perplexity, Ollama), `anthropic` and `gemini`.
 
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
