@@ -1,16 +1,22 @@
 //! Agent media-path benchmark (prints figures; no timed assertions).
 //!
-//! Each simulated call is a [`CallRunner`] with an [`EchoSession`] connected over loopback to an
-//! in-process media server that behaves like the platform at real-time pacing: one 160-byte
-//! μ-law frame every 20 ms per call, stamped with its send time, and the echo timed when it comes
-//! back. The figures are:
+//! **Main mode (`emulator`, the default)**: a real [`Agent`] with an [`EchoSession`] serves a
+//! number of the embedded ClawOps emulator running at real-time pacing. Calls arrive through the
+//! emulator's control API, are offered on the control WebSocket, accepted, and stream one
+//! 160-byte μ-law frame every 20 ms over their own media WebSocket. The caller audio is the
+//! emulator's `stamped` source (frame `n` carries `n`), so the emulator times every echoed frame
+//! from caller-out to agent-in (`echoDelaysUs`). The figures are:
 //!
-//! - the p50/p99 delay the SDK adds between a media frame in and the echoed frame out (loopback
-//!   round trip included, a few tens of µs);
-//! - the most concurrent calls the process sustains at real-time pacing with p99 echo delay under
-//!   one frame (20 ms) and no frame lost;
-//! - CPU time per call-second (process total, the simulated platform side included, so it is an
+//! - the p50/p99 delay between a media frame in and the echoed frame out (loopback and the
+//!   emulator's own scheduling included);
+//! - the most concurrent calls the process sustains at real-time pacing with p99 echo delay
+//!   under one frame (20 ms) and no frame lost;
+//! - CPU time per call-second (process total: the emulator runs in the same process, so it is an
 //!   upper bound for the SDK).
+//!
+//! **Floor mode (`AGENT_BENCH_MODE=runner`)**: the standalone [`CallRunner`] against a minimal
+//! in-process media server (no control connection, no emulator bookkeeping), to separate the
+//! media path's own cost.
 //!
 //! `cargo bench --bench agent` (set `AGENT_BENCH_MAX_CALLS` / `AGENT_BENCH_SECONDS` to bound it).
 
@@ -20,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use clawops::agent::{CallRunner, EchoSession};
+use clawops::agent::{Agent, CallRunner, EchoSession};
 use clawops::events::{
     InboundMediaChunk, MediaCommand, MediaEvent, MediaInbound, MediaStart, MediaStop,
     MediaStreamStart,
@@ -155,7 +161,12 @@ async fn round(calls: usize, seconds: f64) -> Round {
             let (tcp, _) = listener.accept().await.unwrap();
             tcp.set_nodelay(true).unwrap();
             handles.push(tokio::spawn(async move {
-                let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+                // A small read buffer on the simulated platform too, so the figures are the SDK's.
+                let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                    .read_buffer_size(4 * 1024);
+                let ws = tokio_tungstenite::accept_async_with_config(tcp, Some(config))
+                    .await
+                    .unwrap();
                 platform_call(ws, frames).await
             }));
         }
@@ -201,6 +212,83 @@ async fn round(calls: usize, seconds: f64) -> Round {
     }
 }
 
+/// One round against the emulator: `calls` concurrent inbound calls of `seconds` each.
+async fn emulator_round(calls: usize, seconds: f64) -> Round {
+    let config = clawops_emulator::Config::default().with_realtime(true);
+    let emu = clawops_emulator::Emulator::start_with(config)
+        .await
+        .expect("emulator starts");
+    let number = "07012340001";
+    let agent = Agent::builder(number)
+        .api_key(emu.api_key())
+        .account_id(emu.account_id())
+        .base_url(emu.base_url())
+        .session_factory(EchoSession::default)
+        .build()
+        .expect("agent builds");
+    agent.connect().await.expect("agent connects");
+    let http = reqwest::Client::new();
+    let cpu0 = cpu_seconds();
+    let mut ids = Vec::with_capacity(calls);
+    for i in 0..calls {
+        let body = serde_json::json!({
+            "from": format!("010{i:08}"),
+            "to": number,
+            "audio": "stamped",
+            "seconds": seconds,
+            "hangupAfterAudio": true,
+            "maxSeconds": seconds + 30.0,
+        });
+        let resp = http
+            .post(format!("{}/_emulator/inbound-calls", emu.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("control API");
+        let v: serde_json::Value = resp.json().await.expect("JSON");
+        ids.push(v["callId"].as_str().unwrap_or_default().to_owned());
+    }
+    let mut delays = Vec::new();
+    let mut lost = 0usize;
+    let frames = (seconds * 50.0).round() as usize;
+    for id in &ids {
+        let v: serde_json::Value = http
+            .get(format!(
+                "{}/_emulator/calls/{id}/wait?timeoutMs=120000",
+                emu.base_url()
+            ))
+            .send()
+            .await
+            .expect("control API")
+            .json()
+            .await
+            .expect("JSON");
+        let got: Vec<u64> = v["echoDelaysUs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|d| d.as_u64()).collect())
+            .unwrap_or_default();
+        lost += frames.saturating_sub(got.len());
+        delays.extend(got);
+    }
+    let cpu = cpu_seconds() - cpu0;
+    agent.disconnect().await;
+    emu.shutdown().await;
+    delays.sort_unstable();
+    let pct = |p: f64| {
+        delays
+            .get(((delays.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(u64::MAX)
+    };
+    Round {
+        calls,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        lost,
+        cpu_per_call_second_ms: cpu * 1000.0 / (calls as f64 * seconds),
+    }
+}
+
 fn main() {
     let max_calls: usize = std::env::var("AGENT_BENCH_MAX_CALLS")
         .ok()
@@ -214,14 +302,24 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let emulator_mode = std::env::var("AGENT_BENCH_MODE").as_deref() != Ok("runner");
     rt.block_on(async {
-        println!("agent media path, echo session, real-time pacing (20 ms frames), {seconds} s per round");
+        let mode = if emulator_mode {
+            "Agent + emulator (control + media WebSockets)"
+        } else {
+            "CallRunner + minimal media server"
+        };
+        println!("agent media path, echo session, real-time pacing (20 ms frames), {seconds} s per round, {mode}");
         println!("{:>6} {:>10} {:>10} {:>6} {:>18}", "calls", "p50 µs", "p99 µs", "lost", "CPU ms/call-second");
         let mut sustained = 0;
         let mut calls = 1;
         let mut single = None;
         while calls <= max_calls {
-            let r = round(calls, seconds).await;
+            let r = if emulator_mode {
+                emulator_round(calls, seconds).await
+            } else {
+                round(calls, seconds).await
+            };
             println!(
                 "{:>6} {:>10} {:>10} {:>6} {:>18.3}",
                 r.calls, r.p50_us, r.p99_us, r.lost, r.cpu_per_call_second_ms

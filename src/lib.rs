@@ -78,6 +78,12 @@ pub mod audio;
 // AI provider sessions (issue 7).
 pub mod providers;
 
+// MCP servers as tools, and tracing with OpenTelemetry (issue 9).
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
+pub mod telemetry;
+
 // REST client (issue 4).
 mod client;
 mod config;

@@ -119,7 +119,7 @@ async fn incident_32_no_reconnect_after_takeover_close() {
     assert_eq!(emu.open_control_sockets(), 0);
     assert!(matches!(
         agent.connect().await,
-        Err(AgentError::ConnectionClosed(_))
+        Err(AgentError::TakenOver(t)) if t.code == 4409 && t.reason == "replaced"
     ));
     agent.disconnect().await;
     emu.shutdown().await;

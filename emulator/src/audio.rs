@@ -53,6 +53,10 @@ pub enum CallerAudio {
     Speech,
     /// 8 kHz mono WAV file (PCM16 or μ-law; other rates are resampled by nearest sample).
     Wav(String),
+    /// Frames stamped for latency measurement: the first 8 bytes of frame `n` are `n` as a
+    /// little-endian `u64`, the rest is silence. An agent that echoes them lets the emulator
+    /// time each frame from caller out to agent in (`echoDelaysUs` in the call's view).
+    Stamped,
 }
 
 impl CallerAudio {
@@ -62,6 +66,7 @@ impl CallerAudio {
             "tone" => Self::Tone,
             "silence" => Self::Silence,
             "speech" => Self::Speech,
+            "stamped" => Self::Stamped,
             path => Self::Wav(path.to_owned()),
         }
     }
@@ -72,6 +77,13 @@ impl CallerAudio {
         let n = frames * FRAME_BYTES;
         let pcm: Vec<i16> = match self {
             Self::Silence => return Ok(vec![ULAW_SILENCE; n]),
+            Self::Stamped => {
+                let mut out = vec![ULAW_SILENCE; n];
+                for (k, frame) in out.chunks_mut(FRAME_BYTES).enumerate() {
+                    frame[..8].copy_from_slice(&(k as u64).to_le_bytes());
+                }
+                return Ok(out);
+            }
             Self::Tone => (0..n).map(|i| sine(i, 440.0, 8000.0)).collect(),
             Self::Speech => (0..n)
                 .map(|i| {

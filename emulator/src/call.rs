@@ -94,6 +94,10 @@ pub(crate) struct CallView {
     pub frames: Vec<serde_json::Value>,
     pub malformed_frames: Vec<String>,
     pub recording: bool,
+    /// For `audio: "stamped"`: microseconds from sending each caller frame to receiving the
+    /// agent frame that carries its stamp back (an echo), in arrival order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub echo_delays_us: Vec<u64>,
 }
 
 /// A call the emulator is running (or ran).
@@ -510,6 +514,8 @@ struct MediaLeg<'a> {
     seq: u64,
     queue: VecDeque<Played>,
     recording: &'a mut Recording,
+    /// With stamped caller audio: when each caller frame was sent.
+    stamps: Option<Vec<std::time::Instant>>,
 }
 
 impl MediaLeg<'_> {
@@ -578,10 +584,20 @@ impl MediaLeg<'_> {
         match command {
             MediaCommand::MediaOutbound(m) => match B64.decode(m.media.payload.as_bytes()) {
                 Ok(bytes) => {
+                    let delay = self.stamps.as_ref().and_then(|sent| {
+                        let stamp = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+                        let at = sent.get(usize::try_from(stamp).ok()?)?;
+                        Some(at.elapsed().as_micros() as u64)
+                    });
                     {
                         let mut view = self.call.view();
                         view.audio_bytes += bytes.len() as u64;
                         view.audio_frames += 1;
+                        if let Some(d) = delay
+                            && view.echo_delays_us.len() < 1_000_000
+                        {
+                            view.echo_delays_us.push(d);
+                        }
                     }
                     self.queue.push_back(Played::Audio(bytes));
                 }
@@ -649,6 +665,7 @@ async fn media_session(
         seq: 0,
         queue: VecDeque::new(),
         recording,
+        stamps: matches!(far.audio, CallerAudio::Stamped).then(Vec::new),
     };
     let stream_id = crate::util::new_id("MZ");
     let mut hello = Vec::new();
@@ -676,12 +693,20 @@ async fn media_session(
             tracks: vec![MediaTrack::Inbound],
         },
     })));
+    let faults = shared.faults().clone();
+    if faults.media_malformed_frames {
+        hello.extend(malformed_media_frames());
+    }
     let mut agent_gone = false;
     for f in hello {
         if sink.send(f).await.is_err() {
             agent_gone = true;
         }
     }
+    let silent_after = Duration::from_millis(faults.media_silent_after_ms);
+    let silence = tokio::time::sleep(silent_after);
+    tokio::pin!(silence);
+    let mut went_silent = false;
     let mut next_frame = 0usize;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -714,6 +739,17 @@ async fn media_session(
                 Some(_) => {}
             },
             () = &mut max => { call.view().ended_by = Some("timeout".into()); break }
+            () = &mut silence, if !silent_after.is_zero() => {
+                // A vanished peer: no frame out, no read (so no pong) until told to end.
+                went_silent = true;
+                tokio::select! {
+                    input = rx.recv() => if let Some(CallInput::Hangup(by)) = input {
+                        call.view().ended_by = Some(by.as_str().into());
+                    },
+                    () = &mut max => { call.view().ended_by = Some("timeout".into()); }
+                }
+                break;
+            }
             _ = tick.tick(), if realtime => {
                 if let Some(frame) = frames.get(next_frame) {
                     out.extend(caller_frame(&mut leg, next_frame, frame, &dtmf_at, &digits));
@@ -735,7 +771,9 @@ async fn media_session(
             }
         }
     }
-    if agent_gone {
+    if went_silent {
+        // The vanished peer sends nothing more; the socket is simply dropped.
+    } else if agent_gone {
         // Complete the agent's close handshake.
         let _ = sink.close().await;
     } else {
@@ -771,6 +809,32 @@ async fn media_session(
     }
 }
 
+/// The burst sent by the `mediaMalformedFrames` fault: every shape of bad input a media peer
+/// could produce, none of which may end or disturb the call.
+fn malformed_media_frames() -> Vec<WsMessage> {
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let texts = [
+        "not json at all".to_string(),
+        "{\"event\":\"media\"}".to_string(),
+        "{\"event\":\"media\",\"media\":{\"payload\":12},\"sequenceNumber\":\"1\"}".to_string(),
+        "{\"event\":\"media\",\"media\":{\"payload\":\"!!not base64!!\"},\"sequenceNumber\":\"1\"}"
+            .to_string(),
+        "{\"event\":\"dtmf\",\"dtmf\":{\"digit\":null}}".to_string(),
+        "{\"event\":\"mark\",\"mark\":{}}".to_string(),
+        "{\"event\":\"media.future\",\"x\":1}".to_string(),
+        "{\"event\":42}".to_string(),
+        "[]".to_string(),
+        "{\"sequenceNumber\":\"99999999999999999999999999\"}".to_string(),
+        deep,
+    ];
+    let mut out: Vec<WsMessage> = texts
+        .into_iter()
+        .map(|t| WsMessage::Text(t.into()))
+        .collect();
+    out.push(WsMessage::Binary(vec![0xff, 0x00, 0xfe, 0x80].into()));
+    out
+}
+
 fn caller_frame(
     leg: &mut MediaLeg<'_>,
     index: usize,
@@ -780,6 +844,9 @@ fn caller_frame(
 ) -> Vec<WsMessage> {
     leg.recording.caller(frame);
     leg.call.view().caller_audio_bytes += frame.len() as u64;
+    if let Some(stamps) = leg.stamps.as_mut() {
+        stamps.push(std::time::Instant::now());
+    }
     let sequence_number = leg.next_seq();
     let mut out: Vec<WsMessage> = MediaLeg::frame(MediaEvent::MediaInbound(MediaInbound {
         media: InboundMediaChunk {

@@ -44,6 +44,12 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/agents/{number}/retire", post(agent_retire))
         .route("/_emulator/agents/{number}/activate", post(agent_activate))
         .route("/_emulator/agents/{number}/send", post(agent_send))
+        .route(
+            "/_emulator/agents/{number}/takeover",
+            put(agent_takeover_style),
+        )
+        .route("/_emulator/agents/{number}/revoke", post(agent_revoke))
+        .route("/_emulator/gateway/roll", post(gateway_roll))
 }
 
 type R = Result<Response, ApiError>;
@@ -270,7 +276,54 @@ async fn list_agents(State(shared): State<Arc<Shared>>) -> R {
             |(number, conn, hello)| json!({"number": number, "connectionId": conn, "hello": hello}),
         )
         .collect();
-    Ok(json(StatusCode::OK, &json!({ "data": agents })))
+    let connections: Vec<_> = shared
+        .control_conns
+        .list(&shared)
+        .into_iter()
+        .map(|(id, number, role)| json!({"connectionId": id, "number": number, "role": role}))
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "data": agents, "connections": connections }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct StyleBody {
+    style: crate::control::TakeoverStyle,
+}
+
+async fn agent_takeover_style(
+    State(shared): State<Arc<Shared>>,
+    Path(number): Path<String>,
+    bytes: Bytes,
+) -> R {
+    let body: StyleBody = parse(&bytes)?;
+    shared.control_conns.set_style(&number, body.style);
+    Ok(json(
+        StatusCode::OK,
+        &json!({"number": number, "style": body.style}),
+    ))
+}
+
+async fn agent_revoke(State(shared): State<Arc<Shared>>, Path(number): Path<String>) -> R {
+    let n = shared.control_conns.send_all(Some(&number), || {
+        ControlOut::Close(
+            crate::control::CLOSE_OWNERSHIP_LOST,
+            "ownership lost".into(),
+        )
+    });
+    if n == 0 {
+        return Err(ApiError::not_found("agent connection"));
+    }
+    Ok(json(StatusCode::OK, &json!({"closed": n})))
+}
+
+async fn gateway_roll(State(shared): State<Arc<Shared>>) -> R {
+    let n = shared.control_conns.send_all(None, || {
+        ControlOut::Close(crate::control::CLOSE_GOING_AWAY, "gateway draining".into())
+    });
+    Ok(json(StatusCode::OK, &json!({"closed": n})))
 }
 
 fn deliver(shared: &Shared, number: &str, out: ControlOut) -> R {

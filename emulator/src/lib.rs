@@ -42,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 pub use audio::{CallerAudio, linear_to_ulaw, ulaw_to_linear};
 pub use callbacks::signature;
 pub use config::Config;
-pub use control::{CLOSE_OWNERSHIP_LOST, CLOSE_REPLACED};
+pub use control::{CLOSE_GOING_AWAY, CLOSE_OWNERSHIP_LOST, CLOSE_REPLACED, TakeoverStyle};
 pub use error::Error;
 pub use realtime::{SIMULATED_REPLY, SIMULATED_USER_TRANSCRIPT};
 pub use rest::KAKAO_TEST_TOKEN;

@@ -96,6 +96,13 @@ pub struct Faults {
     pub ended_duplicate: bool,
     /// For a transfer that ends the AI leg: send `call.ended` before the transfer result.
     pub ended_before_transfer_result: bool,
+    /// Right after `start`, send each media socket a burst of malformed frames (invalid JSON,
+    /// unknown events, wrong types, invalid base64, deep nesting, a binary frame); the call then
+    /// goes on normally.
+    pub media_malformed_frames: bool,
+    /// A silent peer: this many milliseconds after `start`, the media socket stops sending and
+    /// stops reading (so pings go unanswered), like a peer that vanished without a FIN. 0 = off.
+    pub media_silent_after_ms: u64,
 }
 
 /// State shared by every handler and task.
@@ -116,6 +123,8 @@ pub(crate) struct Shared {
     pub http: reqwest::Client,
     next_conn: AtomicU64,
     pub open_sockets: AtomicU64,
+    /// Every open control connection and the takeover style per number (`control.rs`).
+    pub control_conns: crate::control::Connections,
 }
 
 /// How long a media token stays valid.
@@ -147,6 +156,7 @@ impl Shared {
             http: reqwest::Client::new(),
             next_conn: AtomicU64::new(1),
             open_sockets: AtomicU64::new(0),
+            control_conns: crate::control::Connections::default(),
         }
     }
 

@@ -6,8 +6,9 @@
 //! end of `serve()` leave nothing running.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,6 +28,11 @@ use super::control::{
 use super::dtmf::DtmfSettings;
 use super::events::{CallEvent, EventHandler, Handlers, Role, for_payload};
 use super::media::{MediaSettings, truncate};
+use super::ops::shutdown::Escalation;
+use super::ops::{
+    AgentMetrics, DRAIN_POLL_INTERVAL, HealthServer, HealthState, ReadyFile, ServeOptions, Signals,
+    TakeOverKind,
+};
 use super::runner::{Bind, CallContext, NewCall, drive_call, new_call, session_failed};
 use super::session::{BufferingCall, Session, SessionFactory, SessionTools};
 use super::transfer::TransferRegistry;
@@ -43,7 +49,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type IncomingHook =
     Arc<dyn Fn(IncomingCall) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
-type TakeOverCallback = Arc<dyn Fn(u16, String) + Send + Sync>;
+type TakeOverCallback = Arc<dyn Fn(&TakeOver) + Send + Sync>;
 
 /// An incoming call offer, given to the `on_incoming` screening hook before it is answered.
 #[derive(Clone)]
@@ -143,14 +149,21 @@ impl CallOptions {
     }
 }
 
-/// How a drain ended.
+/// How a drain (or a `serve()` shutdown) ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DrainReport {
-    /// Calls that ended by themselves during the drain.
+    /// Calls that ended by themselves during the shutdown (handover and drain).
     pub completed: usize,
-    /// Calls cut when the timeout expired.
+    /// Calls in progress that were cut (timeout, deadline, or a third signal).
     pub cut: usize,
+    /// The server handed the slot to a successor (`agent.retired` or close 4409/4403) before
+    /// or during the shutdown.
+    pub handed_over: bool,
+    /// `serve()` received a shutdown signal. `handed_over && !signalled` means a successor took
+    /// the number before the orchestrator stopped this process: under Kubernetes, wait for
+    /// SIGTERM before exiting, or the container restarts and takes the slot back.
+    pub signalled: bool,
 }
 
 /// Builds an [`Agent`]; see [`Agent::builder`].
@@ -175,9 +188,11 @@ pub struct AgentBuilder {
     on_incoming: Option<IncomingHook>,
     on_taken_over: Option<TakeOverCallback>,
     health_port: Option<u16>,
+    ready_file: Option<ReadyFile>,
     heartbeat: Duration,
     media_heartbeat: Duration,
     backoff: (Duration, Duration),
+    mcp: super::mcp::McpServers,
 }
 
 impl std::fmt::Debug for AgentBuilder {
@@ -226,6 +241,19 @@ impl AgentBuilder {
     /// User tools.
     pub fn tools(mut self, tools: ToolRegistry) -> Self {
         self.tools = tools;
+        self
+    }
+    /// Adds an MCP server whose tools every call gets (connected per call before the AI
+    /// session starts, closed at call end; see [`crate::mcp`]).
+    #[cfg(feature = "mcp")]
+    pub fn mcp_server(mut self, server: crate::mcp::McpServer) -> Self {
+        self.mcp.servers.push(server);
+        self
+    }
+    /// Adds several MCP servers (in order; see [`AgentBuilder::mcp_server`]).
+    #[cfg(feature = "mcp")]
+    pub fn mcp_servers(mut self, servers: impl IntoIterator<Item = crate::mcp::McpServer>) -> Self {
+        self.mcp.servers.extend(servers);
         self
     }
     /// Passive DTMF settings (debounce 2000 ms, finish key `#`, no max digits by default).
@@ -363,14 +391,32 @@ impl AgentBuilder {
         self
     }
     /// Called once when another process takes the number over (close 4409/4403 or
-    /// `agent.retired`).
+    /// `agent.retired`), with the close code and reason read from the CLOSE frame (4409 and
+    /// the event's reason for `agent.retired`). [`on_takeover`](Self::on_takeover) gets the
+    /// typed notice instead.
     pub fn on_taken_over(mut self, f: impl Fn(u16, String) + Send + Sync + 'static) -> Self {
+        self.on_taken_over = Some(Arc::new(move |t: &TakeOver| f(t.code, t.reason.clone())));
+        self
+    }
+    /// Called once with the typed [`TakeOver`] notice when another process takes the number
+    /// over. The agent never reconnects after it; `serve()` drains by itself.
+    pub fn on_takeover(mut self, f: impl Fn(&TakeOver) + Send + Sync + 'static) -> Self {
         self.on_taken_over = Some(Arc::new(f));
         self
     }
-    /// Serve `GET /healthz` on this port (200 when connected, 503 otherwise).
+    /// Opens a health port (`0.0.0.0:port`, 0 = any free port, see
+    /// [`Agent::health_addr`]) before the first connect: any path answers `200 ready` while
+    /// the agent is connected and owns its slot, `503 not ready` otherwise, and `/metrics`
+    /// answers the Prometheus text page. Default: `CLAWOPS_HEALTH_PORT` if set, else none.
     pub fn health_port(mut self, port: u16) -> Self {
         self.health_port = Some(port);
+        self
+    }
+    /// The readiness marker (default: [`ReadyFile::from_env`], i.e. `CLAWOPS_READY_FILE`, else
+    /// `clawops-ready` in the temp directory). A stale marker is removed when the agent is
+    /// built and again at connect.
+    pub fn ready_file(mut self, marker: ReadyFile) -> Self {
+        self.ready_file = Some(marker);
         self
     }
     /// Control and media WebSocket ping interval (default 30 s; the pong deadline is half).
@@ -385,8 +431,20 @@ impl AgentBuilder {
         self
     }
 
-    /// Validates the options and builds the agent (nothing connects yet).
+    /// Validates the options and builds the agent (nothing connects yet). A stale readiness
+    /// marker is removed first.
     pub fn build(self) -> Result<Agent, AgentError> {
+        let ready_file = self.ready_file.clone().unwrap_or_else(ReadyFile::from_env);
+        ready_file.clear_stale();
+        let health_port = match self.health_port {
+            Some(p) => Some(p),
+            None => match std::env::var(super::ops::HEALTH_PORT_ENV) {
+                Ok(v) if !v.trim().is_empty() => Some(v.trim().parse().map_err(|_| {
+                    AgentError::invalid("health_port", "CLAWOPS_HEALTH_PORT must be a port number")
+                })?),
+                _ => None,
+            },
+        };
         let factory = self.factory.ok_or_else(|| {
             AgentError::invalid("session_factory", "a session factory is required")
         })?;
@@ -423,6 +481,11 @@ impl AgentBuilder {
             .iter()
             .filter_map(|b| b.name().parse().ok())
             .collect();
+        let mcp = self.mcp.into_plan(SessionTools {
+            registry: self.tools.clone(),
+            builtins: self.builtins,
+            hold_audio: self.hold_audio.clone(),
+        });
         let (stop_tx, _) = watch::channel(false);
         let tasks = TaskTracker::new();
         Ok(Agent {
@@ -431,7 +494,7 @@ impl AgentBuilder {
                 api_key,
                 account_id: account_id.clone(),
                 base_url,
-                rest,
+                rest: rest.clone(),
                 factory,
                 tools: SessionTools {
                     registry: self.tools.clone(),
@@ -442,7 +505,11 @@ impl AgentBuilder {
                 machine_detection: self.machine_detection,
                 on_incoming: self.on_incoming,
                 on_taken_over: self.on_taken_over,
-                health_port: self.health_port,
+                health_port,
+                ready_file,
+                ready_now: Mutex::new(false),
+                metrics: Arc::new(AgentMetrics::new()),
+                health: Mutex::new(None),
                 heartbeat: self.heartbeat,
                 backoff: self.backoff,
                 ctx: Mutex::new(CallContext {
@@ -461,6 +528,8 @@ impl AgentBuilder {
                     recording: self.recording.then(|| self.recording_dir.clone()),
                     builtin_names,
                     tool_count: self.tools.len(),
+                    mcp,
+                    rest: Some(rest.clone()),
                 }),
                 calls: Mutex::new(HashMap::new()),
                 early: Mutex::new(HashMap::new()),
@@ -468,8 +537,13 @@ impl AgentBuilder {
                 control: Mutex::new(None),
                 tasks,
                 taken_over: AtomicBool::new(false),
+                takeover_reported: AtomicBool::new(false),
+                take_over: Mutex::new(None),
                 retired: AtomicBool::new(false),
                 released: AtomicBool::new(false),
+                draining: AtomicBool::new(false),
+                shutting_down: AtomicBool::new(false),
+                ended_calls: AtomicU64::new(0),
                 stop: stop_tx,
             }),
         })
@@ -502,6 +576,11 @@ struct Inner {
     on_incoming: Option<IncomingHook>,
     on_taken_over: Option<TakeOverCallback>,
     health_port: Option<u16>,
+    ready_file: ReadyFile,
+    /// Readiness as last published (marker file written / removed).
+    ready_now: Mutex<bool>,
+    metrics: Arc<AgentMetrics>,
+    health: Mutex<Option<HealthServer>>,
     heartbeat: Duration,
     backoff: (Duration, Duration),
     ctx: Mutex<CallContext>,
@@ -511,8 +590,14 @@ struct Inner {
     control: Mutex<Option<ControlLink>>,
     tasks: TaskTracker,
     taken_over: AtomicBool,
+    takeover_reported: AtomicBool,
+    take_over: Mutex<Option<TakeOver>>,
     retired: AtomicBool,
     released: AtomicBool,
+    draining: AtomicBool,
+    shutting_down: AtomicBool,
+    /// Calls that left the agent (ended), for the drain report.
+    ended_calls: AtomicU64,
     stop: watch::Sender<bool>,
 }
 
@@ -569,9 +654,11 @@ impl Agent {
             on_incoming: None,
             on_taken_over: None,
             health_port: None,
+            ready_file: None,
             heartbeat: CONTROL_HEARTBEAT,
             media_heartbeat: super::media::MEDIA_HEARTBEAT,
             backoff: (INITIAL_RECONNECT_DELAY, MAX_RECONNECT_DELAY),
+            mcp: Default::default(),
         }
     }
 
@@ -598,18 +685,99 @@ impl Agent {
             .is_some_and(ControlLink::is_connected)
     }
 
-    /// Whether another process took the number over.
+    /// Whether another process took the number over (true once the takeover callback ran).
     pub fn taken_over(&self) -> bool {
-        self.inner.taken_over.load(Ordering::Acquire)
+        self.inner.takeover_reported.load(Ordering::Acquire)
+    }
+
+    /// The takeover notice, once another process took the number over.
+    pub fn take_over_notice(&self) -> Option<TakeOver> {
+        self.inner
+            .take_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Ready = connected and owning the number's slot (not taken over, not draining). The
+    /// readiness marker and the health port report exactly this.
+    pub fn is_ready(&self) -> bool {
+        self.inner.is_ready()
+    }
+
+    /// The health port's address once it is open (see [`AgentBuilder::health_port`]).
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.inner
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|h| h.addr)
+    }
+
+    /// Opens the health port if one is configured and not open yet (`serve()` and `connect()`
+    /// do this before connecting); returns its address.
+    pub async fn open_health_port(&self) -> Result<Option<SocketAddr>, AgentError> {
+        let Some(port) = self.inner.health_port else {
+            return Ok(None);
+        };
+        if let Some(addr) = self.health_addr() {
+            return Ok(Some(addr));
+        }
+        let view: Arc<dyn HealthState> = Arc::new(HealthView(Arc::downgrade(&self.inner)));
+        let server = HealthServer::start(port, view, &self.inner.tasks)
+            .await
+            .map_err(|e| AgentError::NotAvailable(format!("health port {port}: {e}")))?;
+        let mut slot = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some(open) => {
+                server.stop(); // lost a race with another open
+                Ok(Some(open.addr))
+            }
+            None => {
+                let addr = server.addr;
+                *slot = Some(server);
+                Ok(Some(addr))
+            }
+        }
     }
 
     /// Opens the control connection (no-op if open) and waits up to 10 s for it. The
-    /// connection then reconnects by itself. Refused after a takeover or once drained.
+    /// connection then reconnects by itself (with backoff; never after a takeover or once the
+    /// process retires). Works again after [`disconnect`](Self::disconnect). Once another
+    /// process took the number over and this one let go of its connection, it fails with
+    /// [`AgentError::TakenOver`] instead of grabbing the slot back.
     pub async fn connect(&self) -> Result<(), AgentError> {
-        if self.inner.released.load(Ordering::Acquire) || self.taken_over() {
-            return Err(AgentError::ConnectionClosed(
-                "the agent was drained or taken over; it will not take the slot again".into(),
-            ));
+        if let Some(notice) = self.take_over_notice() {
+            let open = self
+                .inner
+                .control()
+                .as_ref()
+                .is_some_and(|l| !l.is_closed());
+            if open && !self.inner.released.load(Ordering::Acquire) {
+                return Ok(()); // retired: the connection stays open for calls in progress
+            }
+            return Err(AgentError::TakenOver(notice));
+        }
+        let fresh = self.inner.control().is_none();
+        if fresh {
+            if self.inner.released.swap(false, Ordering::AcqRel) {
+                // connect() after disconnect(): start over (the old transfer registry is closed).
+                self.inner.tasks.reopen();
+                self.inner.ctx().transfers = TransferRegistry::new();
+                self.inner.draining.store(false, Ordering::Release);
+                self.inner.stop.send_replace(false);
+            }
+            if !*self
+                .inner
+                .ready_now
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+            {
+                self.inner.ready_file.clear_stale();
+            }
+            super::ops::warn_if_signals_blocked();
+            self.open_health_port().await?;
         }
         let link = {
             let mut control = self.inner.control();
@@ -619,9 +787,7 @@ impl Agent {
                     let link = self.start_control();
                     *control = Some(link.clone());
                     self.inner.ctx().control = Some(link.clone());
-                    if let Some(port) = self.inner.health_port {
-                        self.spawn_health(port);
-                    }
+                    self.watch_state(&link);
                     link
                 }
             }
@@ -634,7 +800,10 @@ impl Agent {
                 .map(|s| *s)
         };
         match tokio::time::timeout(CONNECT_TIMEOUT, wait).await {
-            Ok(Ok(ControlState::Connected(_))) => Ok(()),
+            Ok(Ok(ControlState::Connected(_))) => {
+                self.refresh_ready();
+                Ok(())
+            }
             Ok(_) => Err(AgentError::ConnectionClosed(
                 "control connection closed".into(),
             )),
@@ -657,7 +826,7 @@ impl Agent {
         let weak = Arc::downgrade(&self.inner);
         let hook = Arc::new(move |t: TakeOver| {
             if let Some(inner) = weak.upgrade() {
-                Agent { inner }.on_taken_over(t.code, t.reason);
+                Agent { inner }.on_taken_over(t);
             }
         });
         let os = format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH);
@@ -682,12 +851,67 @@ impl Agent {
         spawn_control(settings, handler, hook, &self.inner.tasks)
     }
 
+    /// Publishes readiness (marker file) when it changed; the health port reads it live.
+    fn refresh_ready(&self) {
+        let ready = self.inner.is_ready();
+        let mut now = self
+            .inner
+            .ready_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *now == ready {
+            return;
+        }
+        *now = ready;
+        if ready {
+            self.inner.ready_file.write();
+            tracing::info!(number = %self.inner.number, "ready: connected and owning the slot");
+        } else {
+            self.inner.ready_file.remove();
+            tracing::info!(number = %self.inner.number, "not ready");
+        }
+    }
+
+    /// Follows the control connection's state: readiness and the reconnect counter.
+    fn watch_state(&self, link: &ControlLink) {
+        let mut state = link.state();
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.tasks.spawn(async move {
+            let mut last_generation = 0u64;
+            loop {
+                let now = *state.borrow_and_update();
+                let Some(inner) = weak.upgrade() else { return };
+                if let ControlState::Connected(generation) = now {
+                    if last_generation > 0 && generation > last_generation {
+                        inner.metrics.reconnected(generation - last_generation);
+                    }
+                    last_generation = generation;
+                }
+                Agent { inner }.refresh_ready();
+                if now == ControlState::Closed || state.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
     /// Closes the control connection, cuts calls in progress (their media sockets close),
-    /// cancels transfer waits, and waits for every task the agent owns.
+    /// cancels transfer waits, closes the health port, and waits for every task the agent
+    /// owns. `connect()` may be called again afterwards (unless the number was taken over).
     pub async fn disconnect(&self) {
         self.inner.released.store(true, Ordering::Release);
         if let Some(link) = self.inner.control().take() {
             link.close();
+        }
+        self.refresh_ready();
+        if let Some(health) = self
+            .inner
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            health.stop();
         }
         self.inner.ctx().transfers.close("agent disconnected");
         let calls: Vec<Call> = self
@@ -706,6 +930,9 @@ impl Agent {
             if !entry.call.had_start() {
                 entry.call.mark_ended(None);
             }
+            let status = entry.call.ended_status();
+            let status = status.as_ref().map_or("cut", |s| s.as_str());
+            self.inner.metrics.call_ended(status, &entry.call.metrics());
         }
         self.inner.tasks.close();
         if tokio::time::timeout(Duration::from_secs(10), self.inner.tasks.wait())
@@ -720,16 +947,44 @@ impl Agent {
         self.inner.stop.send_replace(true);
     }
 
-    /// Releases the slot (unless retired: then the connection stays open so `call.ended`
-    /// frames still arrive), waits until no call is in progress or `timeout` expires, then
-    /// disconnects (cutting what is left).
+    /// Drains: stops taking new calls, waits until no call is in progress or `timeout`
+    /// expires (`None` = no limit), then disconnects, cutting what is left.
+    ///
+    /// Unless the server already handed the slot over (`agent.retired`), the slot is released
+    /// first (the control connection closes, so new calls go elsewhere; calls ending during
+    /// the drain then have no `ended_duration`). After `agent.retired` the connection stays
+    /// open, so `call.ended` with its duration still arrives; the server closes it.
     pub async fn drain(&self, timeout: Option<Duration>) -> DrainReport {
-        let before = self.active_calls();
-        if !self.inner.retired.load(Ordering::Acquire) {
+        let since = self.inner.ended_calls.load(Ordering::Acquire);
+        self.drain_until(timeout, since, std::future::pending())
+            .await
+    }
+
+    async fn drain_until(
+        &self,
+        timeout: Option<Duration>,
+        ended_before: u64,
+        cut: impl Future<Output = ()>,
+    ) -> DrainReport {
+        self.inner.draining.store(true, Ordering::Release);
+        self.refresh_ready();
+        let retired = self.inner.retired.load(Ordering::Acquire);
+        let handed_over = retired || self.inner.taken_over.load(Ordering::Acquire);
+        let open = self
+            .inner
+            .control()
+            .as_ref()
+            .is_some_and(|l| !l.is_closed());
+        if retired && open {
+            tracing::info!(
+                "slot already handed over: keeping the connection open so call.ended still arrives"
+            );
+        } else {
             if let Some(link) = self.inner.control().as_ref() {
                 link.set_lame_duck(false);
                 link.close();
             }
+            // No terminal frame can come on a closed connection: do not wait for one.
             let calls: Vec<Call> = self
                 .inner
                 .calls()
@@ -740,47 +995,176 @@ impl Agent {
                 call.give_up_terminal();
             }
         }
+        let in_flight = self.active_calls();
+        tracing::info!(
+            calls = in_flight,
+            limit_s = timeout.map(|t| t.as_secs_f64()),
+            "draining: waiting for the calls in progress"
+        );
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        tokio::pin!(cut);
         while self.active_calls() > 0 {
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::select! {
+                () = tokio::time::sleep(DRAIN_POLL_INTERVAL) => {}
+                () = &mut cut => break,
+            }
         }
         let cut = self.active_calls();
+        let completed = self.inner.ended_calls.load(Ordering::Acquire) - ended_before;
+        if cut > 0 {
+            tracing::warn!(
+                cut,
+                completed,
+                "cutting calls still in progress (the platform's grace period must exceed any \
+                 drain limit for this to disappear)"
+            );
+        } else {
+            tracing::info!(completed, "drained: every call ended by itself");
+        }
         self.disconnect().await;
         DrainReport {
-            completed: before.saturating_sub(cut),
+            completed: usize::try_from(completed).unwrap_or(usize::MAX),
             cut,
+            handed_over,
+            signalled: false,
         }
     }
 
-    /// Connects, serves until SIGINT/SIGTERM (or a takeover), then drains. A second signal
-    /// during the drain cuts the calls still in progress.
+    /// [`serve_with`](Self::serve_with) the defaults: 20 s handover, no drain limit, no
+    /// deadline.
     pub async fn serve(&self) -> Result<DrainReport, AgentError> {
-        self.connect().await?;
+        self.serve_with(ServeOptions::default()).await
+    }
+
+    /// Opens the health port, connects, serves until a shutdown trigger, then hands over and
+    /// drains (see [`ops`](super::ops) for the whole state machine):
+    ///
+    /// * **SIGTERM #1**: handover. The process stops reconnecting (and marks any reconnect
+    ///   `role=retiring`), keeps its slot and **keeps accepting calls** for up to
+    ///   `handover_wait` until the server says a successor took over (`agent.retired`).
+    /// * then **drain**: calls in progress run to their end (no default limit). After
+    ///   `agent.retired` the connection stays open so their `call.ended` still arrives;
+    ///   without it the slot is released first.
+    /// * **SIGTERM #2** stops waiting for the handover; **#3** cuts the calls in progress.
+    ///   **SIGINT #1** skips the handover, so two Ctrl-C cut.
+    /// * A takeover (`agent.retired`, close 4409/4403) is a trigger too: straight to drain.
+    ///
+    /// `shutdown_deadline` is one absolute budget from the trigger, shared by both phases.
+    /// The signal handlers stay installed until this returns. The report says how many calls
+    /// ended by themselves and how many were cut.
+    pub async fn serve_with(&self, options: ServeOptions) -> Result<DrainReport, AgentError> {
+        let mut signals = Signals::install()
+            .map_err(|e| AgentError::NotAvailable(format!("signal handlers: {e}")))?;
+        self.open_health_port().await?;
+        if let Err(error) = self.connect().await {
+            self.disconnect().await;
+            return Err(error);
+        }
+        let mut escalation = Escalation::default();
         let mut stop = self.inner.stop.subscribe();
         tokio::select! {
-            () = shutdown_signal() => tracing::info!("shutdown signal: draining"),
-            () = async { let _ = stop.wait_for(|s| *s).await; } => tracing::info!("taken over: draining"),
+            signal = signals.recv() => escalation.on_signal(signal),
+            _ = stop.wait_for(|s| *s) => tracing::info!("taken over: draining"),
         }
-        let drain = self.drain(None);
-        tokio::pin!(drain);
-        tokio::select! {
-            report = &mut drain => Ok(report),
-            () = shutdown_signal() => {
-                tracing::warn!("second signal: cutting calls in progress");
-                let cut = self.active_calls();
-                self.disconnect().await;
-                Ok(DrainReport { completed: 0, cut })
+        self.inner.shutting_down.store(true, Ordering::Release);
+        let ended_before = self.inner.ended_calls.load(Ordering::Acquire);
+        let deadline = options
+            .shutdown_deadline
+            .map(|d| tokio::time::Instant::now() + d);
+        let remaining =
+            || deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+
+        // Phase 1: handover (SIGTERM only, not yet handed over, not cut).
+        if !options.handover_wait.is_zero()
+            && !escalation.skip_handover
+            && !escalation.cut
+            && !self.inner.taken_over.load(Ordering::Acquire)
+        {
+            let link = self.inner.control().clone();
+            if let Some(link) = &link {
+                link.set_lame_duck(true);
+            }
+            let budget =
+                remaining().map_or(options.handover_wait, |r| r.min(options.handover_wait));
+            tracing::info!(
+                budget_s = budget.as_secs_f64(),
+                "handover: keeping the slot and accepting calls until a successor takes over"
+            );
+            let mut state = link.as_ref().map(ControlLink::state);
+            let closed = async {
+                if let Some(s) = state.as_mut() {
+                    let _ = s.wait_for(|s| *s == ControlState::Closed).await;
+                }
+            };
+            tokio::pin!(closed);
+            let timer = tokio::time::sleep(budget);
+            tokio::pin!(timer);
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => {
+                        tracing::info!("handed over: new calls go to the successor");
+                        break;
+                    }
+                    signal = signals.recv() => {
+                        escalation.on_signal(signal);
+                        if escalation.skip_handover || escalation.cut {
+                            break;
+                        }
+                    }
+                    () = &mut closed => {
+                        tracing::info!("control connection ended during the handover: draining");
+                        break;
+                    }
+                    () = &mut timer => {
+                        tracing::info!("no handover notice: releasing the slot and draining");
+                        break;
+                    }
+                }
             }
         }
+
+        // Phase 2: drain (or cut).
+        if escalation.cut {
+            let cut = self.active_calls();
+            let completed = self.inner.ended_calls.load(Ordering::Acquire) - ended_before;
+            let handed_over = self.inner.taken_over.load(Ordering::Acquire);
+            self.disconnect().await;
+            return Ok(DrainReport {
+                completed: usize::try_from(completed).unwrap_or(usize::MAX),
+                cut,
+                handed_over,
+                signalled: true,
+            });
+        }
+        let limit = match (options.drain_timeout, remaining()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let signalled_before = escalation.count > 0;
+        let cut = async {
+            loop {
+                let signal = signals.recv().await;
+                escalation.on_signal(signal);
+                if escalation.cut {
+                    return;
+                }
+            }
+        };
+        let mut report = self.drain_until(limit, ended_before, cut).await;
+        report.signalled = signalled_before || escalation.count > 0;
+        Ok(report)
     }
 
     /// Places an outbound call through `POST /calls` (agent-SDK mode) and returns its handle at
     /// once. The call then ends in exactly one of `call_start` + `call_end` (answered) or
     /// `call_failed` (not answered).
     pub async fn call(&self, to: &str, options: CallOptions) -> Result<Call, AgentError> {
+        if let Some(notice) = self.take_over_notice() {
+            return Err(AgentError::TakenOver(notice));
+        }
         self.connect().await?;
         let mut request =
             CreateCall::new(to, self.inner.number.clone()).ring_timeout(options.timeout_secs);
@@ -852,7 +1236,11 @@ impl Agent {
     ) {
         let call = new.call.clone();
         session.set_tools(self.inner.tools.clone());
-        let prewarm = self.inner.prewarm && !session.tools_frozen_after_prewarm();
+        // The one prewarm entry point (incident 14, §13.1): a session whose tools are fixed at
+        // connect (Gemini Live) can prewarm unless MCP servers will add tools at answer.
+        let tools_would_be_missing =
+            session.tools_frozen_after_prewarm() && ctx.mcp.server_count() > 0;
+        let prewarm = self.inner.prewarm && !tools_would_be_missing;
         let stand_in = prewarm.then(|| BufferingCall::new(call.call_id()));
         let warm = async {
             match &stand_in {
@@ -997,14 +1385,24 @@ impl Agent {
             }
             ControlEvent::AgentRetired(ev) => {
                 let reason = ev.reason.map(|r| r.to_string()).unwrap_or_default();
+                // Soft takeover: never reconnect, but keep this connection open; `call.ended`
+                // (with duration) of the calls in progress still arrives on it.
                 self.inner.retired.store(true, Ordering::Release);
                 if let Some(link) = self.inner.control().as_ref() {
                     link.set_lame_duck(false);
                 }
-                self.on_taken_over(super::control::CLOSE_REPLACED, reason);
+                self.on_taken_over(TakeOver::retired(reason));
             }
             ControlEvent::AgentActive(_) => {
-                tracing::info!("agent.active: this connection owns the slot again")
+                let retiring = self
+                    .inner
+                    .control()
+                    .as_ref()
+                    .is_some_and(ControlLink::is_lame_duck);
+                tracing::info!(
+                    retiring,
+                    "agent.active: the server made this connection the slot owner again"
+                );
             }
             ControlEvent::Unknown(value) => {
                 let name = value.get("event").and_then(|e| e.as_str()).unwrap_or("");
@@ -1053,18 +1451,38 @@ impl Agent {
         }
     }
 
-    fn on_taken_over(&self, code: u16, reason: String) {
+    fn on_taken_over(&self, notice: TakeOver) {
         if self.inner.taken_over.swap(true, Ordering::AcqRel) {
             return;
         }
-        tracing::warn!(code, "number taken over by another process");
+        *self
+            .inner
+            .take_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(notice.clone());
+        self.inner.metrics.taken_over(notice.kind.as_str());
+        self.refresh_ready();
+        tracing::warn!(
+            code = notice.code,
+            kind = notice.kind.as_str(),
+            reason = %truncate(&notice.reason, 120),
+            "number taken over by another process; never reconnecting"
+        );
+        if notice.kind == TakeOverKind::Retired && !self.inner.shutting_down.load(Ordering::Acquire)
+        {
+            tracing::warn!(
+                "agent.retired without a shutdown signal: is another instance serving this \
+                 number? (replicas should be 1)"
+            );
+        }
         if let Some(cb) = &self.inner.on_taken_over {
             let cb = cb.clone();
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(code, reason))).is_err()
-            {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&notice))).is_err() {
                 tracing::error!("on_taken_over callback panicked");
             }
         }
+        // Public `taken_over()` turns true once the callback ran.
+        self.inner.takeover_reported.store(true, Ordering::Release);
         self.inner.stop.send_replace(true);
     }
 
@@ -1203,42 +1621,33 @@ impl Agent {
         }
         drive_call(&ctx, new, media_url, session, Bind::Start).await;
     }
+}
 
-    fn spawn_health(&self, port: u16) {
-        let weak = Arc::downgrade(&self.inner);
-        let mut stop = self.inner.stop.subscribe();
-        self.inner.tasks.spawn(async move {
-            let listener = match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
-                Ok(l) => l,
-                Err(error) => {
-                    tracing::warn!(port, %error, "health port unavailable");
-                    return;
-                }
-            };
-            loop {
-                tokio::select! {
-                    () = async { let _ = stop.wait_for(|s| *s).await; } => return,
-                    accepted = listener.accept() => {
-                        let Ok((mut sock, _)) = accepted else { continue };
-                        let ready = weak.upgrade().is_some_and(|inner| {
-                            !inner.released.load(Ordering::Acquire)
-                                && !inner.taken_over.load(Ordering::Acquire)
-                                && inner.control().as_ref().is_some_and(ControlLink::is_connected)
-                        });
-                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                        let mut buf = [0u8; 1024];
-                        let _ = tokio::time::timeout(Duration::from_secs(2), sock.read(&mut buf)).await;
-                        let (status, body) = if ready { ("200 OK", "ok") } else { ("503 Service Unavailable", "not ready") };
-                        let response = format!("HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-                        let _ = sock.write_all(response.as_bytes()).await;
-                    }
-                }
-            }
-        });
+/// What the health port reads: the agent, weakly (the port never keeps it alive).
+struct HealthView(std::sync::Weak<Inner>);
+
+impl HealthState for HealthView {
+    fn ready(&self) -> bool {
+        self.0.upgrade().is_some_and(|i| i.is_ready())
+    }
+    fn active_calls(&self) -> usize {
+        self.0.upgrade().map_or(0, |i| i.calls().len())
+    }
+    fn metrics(&self) -> Option<Arc<AgentMetrics>> {
+        self.0.upgrade().map(|i| i.metrics.clone())
     }
 }
 
 impl Inner {
+    fn is_ready(&self) -> bool {
+        !self.released.load(Ordering::Acquire)
+            && !self.draining.load(Ordering::Acquire)
+            && !self.taken_over.load(Ordering::Acquire)
+            && self
+                .control()
+                .as_ref()
+                .is_some_and(ControlLink::is_connected)
+    }
     fn calls(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -1259,28 +1668,11 @@ impl Inner {
             .is_some_and(|e| Arc::ptr_eq(&e.call.inner, &call.inner))
         {
             calls.remove(call_id);
+            drop(calls);
+            self.ended_calls.fetch_add(1, Ordering::AcqRel);
+            let status = call.ended_status();
+            let status = status.as_ref().map_or("unknown", |s| s.as_str());
+            self.metrics.call_ended(status, &call.metrics());
         }
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

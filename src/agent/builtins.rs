@@ -201,7 +201,7 @@ impl SessionTools {
             return execute_builtin(builtin, call, raw_args).await;
         }
         let out = self.registry.execute(name, raw_args).await;
-        if let ToolOutput::Error(message) = &out {
+        if let ToolOutput::Error(message) | ToolOutput::McpError(message) = &out {
             call.record_tool_error(name, message);
         }
         out

@@ -61,6 +61,9 @@ pub struct CallMetrics {
     pub tool_errors: u32,
     /// Completed conversational turns, as the session reports them.
     pub turns: u32,
+    /// Caller audio frames that reached the session late (see
+    /// [`LateFrames`](super::ops::LateFrames)).
+    pub frames_late: u32,
     /// Why the call ended (`None` while it runs).
     pub end_reason: Option<EndReason>,
     /// Errors recorded for the metrics frame (type, message ≤ 200 chars; at most 20).
@@ -101,6 +104,7 @@ pub(crate) struct CallInner {
     first_audio_ms: AtomicU64,
     pub(crate) recorder: Option<Arc<Mutex<super::recorder::Recorder>>>,
     pub(crate) tasks: tokio_util::task::TaskTracker,
+    rest: Option<crate::ClawOps>,
 }
 
 /// One phone call. Cheap to clone; every clone is the same call.
@@ -140,6 +144,7 @@ pub(crate) struct CallParts {
     pub(crate) tx_gain: Gain,
     pub(crate) recorder: Option<Arc<Mutex<super::recorder::Recorder>>>,
     pub(crate) tasks: tokio_util::task::TaskTracker,
+    pub(crate) rest: Option<crate::ClawOps>,
 }
 
 impl Call {
@@ -175,6 +180,7 @@ impl Call {
                 first_audio_ms: AtomicU64::new(u64::MAX),
                 recorder: parts.recorder,
                 tasks: parts.tasks,
+                rest: parts.rest,
             }),
         }
     }
@@ -299,13 +305,36 @@ impl Call {
 
     /// Hangs up: flushes queued audio, sends a `hangup-<ms>` mark, waits ≤ 5 s for its echo,
     /// then closes the media connection (the hangup signal). Idempotent.
+    ///
+    /// An outbound call that has not been answered yet has no media to close: it is cancelled
+    /// through the REST API (`POST /calls/{id}` with `Status: completed`), and the platform's
+    /// `call.ended` (`canceled`) ends it with a `call_failed` event. Should that request fail, the
+    /// hangup is kept pending and applied the moment the call is answered.
     pub async fn hangup(&self) {
-        {
+        let ringing = {
             let mut st = self.state();
             st.local_hangup = true;
-        }
+            matches!(st.status, CallStatus::Queued | CallStatus::Ringing)
+        };
         if self.inner.media.is_closed() {
             return;
+        }
+        if ringing
+            && self.inner.direction == Direction::Outbound
+            && let Some(rest) = &self.inner.rest
+        {
+            let id = &self.inner.call_id;
+            match rest.calls().end(id).await {
+                Ok(_) => {
+                    tracing::debug!(call_id = %id, "unanswered outbound call cancelled");
+                    return;
+                }
+                Err(error) => tracing::warn!(
+                    call_id = %id,
+                    %error,
+                    "cancelling the unanswered call failed; hanging up at answer"
+                ),
+            }
         }
         self.inner.media.hangup().await;
     }
@@ -410,6 +439,10 @@ impl Call {
     }
 
     // ----- crate-internal lifecycle -------------------------------------------------------
+
+    pub(crate) fn record_late_frame(&self) {
+        self.state().metrics.frames_late += 1;
+    }
 
     pub(crate) fn attach_events(&self, tx: mpsc::UnboundedSender<CallEvent>) {
         self.state().events = Some(tx);

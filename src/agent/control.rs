@@ -3,9 +3,12 @@
 //! One owned task keeps the connection: bearer auth at upgrade, `agent.hello` as the first frame
 //! after **every** (re)connection, WebSocket ping every 30 s (a missing pong within 15 s is a
 //! drop), reconnect with exponential backoff 1 s → 30 s (reset once connected, no jitter), and
-//! close codes `4409` (replaced) / `4403` (ownership lost) that end the connection for good. A
-//! malformed frame, an unknown event or a panicking handler is logged and skipped; it never ends
-//! the loop.
+//! close codes `4409` (replaced) / `4403` (ownership lost) that end the connection for good (the
+//! code and reason are read from the CLOSE frame itself and handed to the takeover hook). `1001`
+//! (gateway draining) and every other drop reconnect — unless the link is a **lame duck** (the
+//! process is retiring: `agent.retired` or SIGTERM in `serve()`), which never reconnects for any
+//! reason and would mark a reconnect URL `role=retiring`. A malformed frame, an unknown event or a
+//! panicking handler is logged and skipped; it never ends the loop.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,12 +94,7 @@ pub(crate) enum ControlState {
     Closed,
 }
 
-/// Why the connection ended for good.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct TakeOver {
-    pub(crate) code: u16,
-    pub(crate) reason: String,
-}
+pub(crate) use super::ops::TakeOver;
 
 /// Settings of the control connection.
 #[derive(Clone)]
@@ -173,7 +171,18 @@ impl ControlLink {
         self.shared.auth_rejected.load(Ordering::Relaxed)
     }
 
-    /// Lame duck: never reconnect again, for any reason.
+    /// Whether the connection will never reconnect again.
+    pub(crate) fn is_lame_duck(&self) -> bool {
+        self.shared.lame_duck.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection ended for good (closed by us, taken over, or lame duck dropped).
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(*self.shared.state.borrow(), ControlState::Closed)
+    }
+
+    /// Lame duck: never reconnect again, for any reason; `retiring_url` also marks any later
+    /// connection attempt `role=retiring` (a second line of defence).
     pub(crate) fn set_lame_duck(&self, retiring_url: bool) {
         self.shared.lame_duck.store(true, Ordering::Release);
         if retiring_url {
@@ -369,7 +378,7 @@ async fn serve(
                             .map(|f| (u16::from(f.code), f.reason.to_string()))
                             .unwrap_or((1005, String::new()));
                         if code == CLOSE_REPLACED || code == CLOSE_OWNERSHIP_LOST {
-                            return Ended::TakenOver(TakeOver { code, reason });
+                            return Ended::TakenOver(TakeOver::closed(code, reason));
                         }
                         tracing::info!(code, reason = %truncate(&reason, 120), "control connection closed by server");
                         return Ended::Dropped;

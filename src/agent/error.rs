@@ -43,6 +43,11 @@ pub enum AgentError {
     /// The control connection is closed, draining or taken over.
     #[error("control connection unavailable: {0}")]
     ConnectionClosed(String),
+    /// Another process took this number over (close `4409`/`4403` or `agent.retired`) and this
+    /// process released (or lost) its control connection: it must not take the slot back, so
+    /// `connect()` and an outbound `call()` refuse. Start a new agent process instead.
+    #[error("number taken over by another process (code {}, reason {:?}); this agent will not take the slot back", .0.code, .0.reason)]
+    TakenOver(super::ops::TakeOver),
     /// The operation needs a transport this call does not have (e.g. transfer in a runner).
     #[error("not available: {0}")]
     NotAvailable(String),

@@ -29,6 +29,7 @@
 pub mod builtins;
 pub mod dtmf;
 mod error;
+pub mod ops;
 pub mod recorder;
 pub mod session;
 pub mod testing;
@@ -41,6 +42,7 @@ mod call;
 mod control;
 mod echo;
 mod events;
+mod mcp;
 mod media;
 mod runner;
 

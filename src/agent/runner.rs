@@ -17,6 +17,7 @@ use clawops_api::events::{
 use clawops_api::types::{CallStatus, Direction};
 use tokio::sync::{mpsc, watch};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::AgentError;
 use super::call::{Call, CallParts, EndReason, TERMINAL_FRAME_GRACE};
@@ -46,6 +47,11 @@ pub(crate) struct CallContext {
     pub(crate) recording: Option<std::path::PathBuf>,
     pub(crate) builtin_names: Vec<clawops_api::events::BuiltinToolName>,
     pub(crate) tool_count: usize,
+    /// MCP servers opened per call before the session starts (issue 9).
+    pub(crate) mcp: super::mcp::McpPlan,
+    /// The REST client, when the calls belong to an [`Agent`](super::Agent) (cancelling an
+    /// unanswered outbound call needs it).
+    pub(crate) rest: Option<crate::ClawOps>,
 }
 
 /// A call plus the parts only its driver uses.
@@ -95,6 +101,7 @@ pub(crate) fn new_call(
             }
         }),
         tasks: ctx.tasks.clone(),
+        rest: ctx.rest.clone(),
     });
     let events = spawn_event_queue(call.clone(), ctx.handlers.clone(), &ctx.tasks);
     call.attach_events(events);
@@ -123,6 +130,20 @@ pub(crate) async fn drive_call(
     session: Arc<dyn Session>,
     bind: Bind,
 ) {
+    let span = crate::telemetry::call_span(&new.call);
+    drive_call_traced(ctx, new, media_url, session, bind)
+        .instrument(span)
+        .await
+}
+
+/// [`drive_call`] inside its `call` span.
+async fn drive_call_traced(
+    ctx: &CallContext,
+    new: NewCall,
+    media_url: String,
+    session: Arc<dyn Session>,
+    bind: Bind,
+) {
     let NewCall {
         call,
         driver,
@@ -130,6 +151,9 @@ pub(crate) async fn drive_call(
     } = new;
     call.emit_start();
     let handle: CallHandle = Arc::new(call.clone());
+    // `llm.session` spans the session's start … stop; MCP servers are connected (and their
+    // tools given to the session) before the session starts.
+    let (mcp, llm_span) = ctx.mcp.open(session.as_ref()).await;
 
     // Bind the session before opening the media socket (the server expects
     // `call.session_failed` instead of a media connection when the session cannot start), but
@@ -152,6 +176,7 @@ pub(crate) async fn drive_call(
             }
         }
     })
+    .instrument(llm_span.clone())
     .await
     .unwrap_or_else(|_| Err(AgentError::Session("session start timed out".into())));
     if let Err(error) = bound {
@@ -159,6 +184,8 @@ pub(crate) async fn drive_call(
         driver.abandon();
         call.set_end_reason(EndReason::Error);
         session.stop().await;
+        drop(llm_span);
+        mcp.close().await;
         call.set_local_failed();
         finish_recording(&call);
         if ctx.control.is_some() {
@@ -167,18 +194,23 @@ pub(crate) async fn drive_call(
         call.mark_ended(Some(CallEvent::End));
         return;
     }
-    send_telemetry(ctx, &call, session.as_ref());
+    crate::telemetry::record_llm(&llm_span, session.telemetry().as_ref());
+    send_telemetry(ctx, &call, session.as_ref(), mcp.tool_count);
 
     let (tx, mut rx) = mpsc::unbounded_channel::<MediaIn>();
     let (done_tx, mut done_rx) = watch::channel(false);
     let media = driver.run(&media_url, ctx.media, tx);
     let consume = async {
+        let mut late = super::ops::LateFrames::new();
         while let Some(item) = rx.recv().await {
             match item {
                 MediaIn::Audio {
                     mut payload,
                     timestamp_ms,
                 } => {
+                    if late.on_frame(timestamp_ms) {
+                        call.record_late_frame();
+                    }
                     if !ctx.rx_gain.is_unity() {
                         ctx.rx_gain.apply(&mut payload);
                     }
@@ -239,6 +271,8 @@ pub(crate) async fn drive_call(
         }));
     }
     session.stop().await;
+    drop(llm_span);
+    mcp.close().await;
     finish_recording(&call);
     if ctx.control.is_some() {
         call.wait_terminal(TERMINAL_FRAME_GRACE).await;
@@ -268,14 +302,14 @@ pub(crate) fn session_failed(ctx: &CallContext, call: &Call, reason: &str, messa
     }
 }
 
-fn send_telemetry(ctx: &CallContext, call: &Call, session: &dyn Session) {
+fn send_telemetry(ctx: &CallContext, call: &Call, session: &dyn Session, tools: Option<usize>) {
     let Some(control) = &ctx.control else { return };
     let Some(mut telemetry) = session.telemetry() else {
         return;
     };
     telemetry.recording_enabled = ctx.recording.is_some();
-    telemetry.tool_count = ctx.tool_count as i64;
-    telemetry.mcp_server_count = 0;
+    telemetry.tool_count = tools.unwrap_or(ctx.tool_count) as i64;
+    telemetry.mcp_server_count = ctx.mcp.server_count() as i64;
     telemetry.builtin_tools = ctx.builtin_names.clone();
     control.send(&ControlCommand::CallTelemetry(CallTelemetry {
         call_id: call.call_id().to_owned(),
@@ -402,6 +436,8 @@ impl CallRunner {
             recording: None,
             builtin_names: Vec::new(),
             tool_count: 0,
+            mcp: Default::default(),
+            rest: None,
         };
         let status = match self.direction {
             Direction::Outbound => CallStatus::InProgress,

@@ -107,6 +107,9 @@ pub enum ToolOutput {
     Text(String),
     /// A failure, reported to the model as `Error: <message>`.
     Error(String),
+    /// A failure of an MCP tool (an `isError` result, a crashed server, a timeout), reported to
+    /// the model as `MCP Error: <message>` (providers.md §8.4).
+    McpError(String),
     /// Nothing is sent back and no new response is requested (`hang_up`).
     Silent,
 }
@@ -122,13 +125,14 @@ impl ToolOutput {
         match self {
             Self::Text(t) => Some(t.clone()),
             Self::Error(e) => Some(format!("Error: {e}")),
+            Self::McpError(e) => Some(format!("MCP Error: {e}")),
             Self::Silent => None,
         }
     }
 
     /// Whether this is an error result.
     pub fn is_error(&self) -> bool {
-        matches!(self, Self::Error(_))
+        matches!(self, Self::Error(_) | Self::McpError(_))
     }
 }
 
@@ -167,11 +171,13 @@ impl IntoToolOutput for () {
     }
 }
 
-type Handler = dyn Fn(Value) -> BoxFuture<'static, ToolOutput> + Send + Sync;
+pub(crate) type Handler = dyn Fn(Value) -> BoxFuture<'static, ToolOutput> + Send + Sync;
 
 struct RegisteredTool {
     spec: ToolSpec,
     handler: Box<Handler>,
+    /// `tool.source` of the `tool.call` span: `"local"` or `"mcp"`.
+    source: &'static str,
 }
 
 /// Registered user tools, in registration order. Cloning is cheap (a fork per call shares the
@@ -180,6 +186,8 @@ struct RegisteredTool {
 pub struct ToolRegistry {
     tools: Vec<Arc<RegisteredTool>>,
     index: HashMap<String, usize>,
+    /// Parent of the `tool.call` spans (the call's `llm.session` span), set per call.
+    trace_parent: Option<tracing::Span>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -437,8 +445,41 @@ impl ToolRegistry {
         self.tools.push(Arc::new(RegisteredTool {
             spec,
             handler: Box::new(handler),
+            source: "local",
         }));
         Ok(self)
+    }
+
+    /// Adds a tool with a ready schema and raw-JSON handler (MCP tools): same name rules as
+    /// [`ToolRegistry::register`] (builtin names and existing names are a conflict).
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) fn register_raw(
+        &mut self,
+        spec: ToolSpec,
+        source: &'static str,
+        handler: Box<Handler>,
+    ) -> Result<(), AgentError> {
+        validate_name(&spec.name)?;
+        if self.index.contains_key(&spec.name) {
+            return Err(AgentError::invalid(
+                "tool name",
+                format!("Tool name conflict: {}", spec.name),
+            ));
+        }
+        self.index.insert(spec.name.clone(), self.tools.len());
+        self.tools.push(Arc::new(RegisteredTool {
+            spec,
+            handler,
+            source,
+        }));
+        Ok(())
+    }
+
+    /// Makes `span` the parent of this registry's `tool.call` spans (the call's `llm.session`
+    /// span), so the span tree holds even when a session runs tools in un-instrumented tasks.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    pub(crate) fn set_trace_parent(&mut self, span: tracing::Span) {
+        self.trace_parent = Some(span);
     }
 
     /// Specs of all tools, in registration order.
@@ -482,21 +523,43 @@ impl ToolRegistry {
             return ToolOutput::Error(format!("Unknown tool: {name}"));
         };
         let tool = Arc::clone(tool);
-        let result = AssertUnwindSafe(async move { (tool.handler)(args).await })
-            .catch_unwind()
-            .await;
-        match result {
+        // `tool.call` (providers.md §9.2, plus the documented `tool.duration_ms`): never the
+        // arguments or the result.
+        use tracing::field::Empty;
+        let (source, span) = (tool.source, self.trace_parent.as_ref());
+        let span = match span {
+            Some(parent) => {
+                tracing::info_span!(parent: parent, "tool.call", tool.name = name, tool.source = source, tool.duration_ms = Empty, error = Empty)
+            }
+            None => tracing::info_span!(
+                "tool.call",
+                tool.name = name,
+                tool.source = source,
+                tool.duration_ms = Empty,
+                error = Empty
+            ),
+        };
+        let started = std::time::Instant::now();
+        let result = tracing::Instrument::instrument(
+            AssertUnwindSafe(async move { (tool.handler)(args).await }).catch_unwind(),
+            span.clone(),
+        )
+        .await;
+        let out = match result {
             Ok(out) => {
-                if let ToolOutput::Error(_) = &out {
-                    tracing::warn!(tool = name, "tool returned an error");
+                if out.is_error() {
+                    span.in_scope(|| tracing::warn!(tool = name, "tool returned an error"));
                 }
                 out
             }
             Err(_) => {
-                tracing::error!(tool = name, "tool panicked");
+                span.in_scope(|| tracing::error!(tool = name, "tool panicked"));
                 ToolOutput::Error(format!("tool {name} panicked"))
             }
-        }
+        };
+        span.record("tool.duration_ms", started.elapsed().as_millis() as i64);
+        span.record("error", out.is_error());
+        out
     }
 }
 
