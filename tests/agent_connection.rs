@@ -298,3 +298,52 @@ async fn transfers_blind_warm_repeated_duplicate_unknown_and_late() {
     assert_eq!(agent.task_count(), 0);
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminating_transfer_at_answer_that_ends_the_call_first_leaves_nothing_hanging() {
+    let emu = emulator().await;
+    let probe: Probes = Arc::new(Mutex::new(Probe::default()));
+    let outcome = Arc::new(Mutex::new(None));
+    let out = outcome.clone();
+    let agent = agent_builder(&emu, NUMBER)
+        .session_factory(ScriptedSession::factory(Script::default(), probe.clone()))
+        .on_call_start(move |call| {
+            let out = out.clone();
+            async move {
+                // Right at answer: the AI leg may end before the media socket connects.
+                let result = call.transfer(TransferOptions::new("01070007000")).await;
+                *out.lock().unwrap() = Some(result.map(|o| o.kind));
+            }
+        })
+        .build()
+        .unwrap();
+    agent.connect().await.unwrap();
+    put(
+        &emu,
+        "/_emulator/destinations/01070007000",
+        json!({"outcome": "answer", "transferDuration": 9}),
+    )
+    .await;
+    put(
+        &emu,
+        "/_emulator/faults",
+        json!({"endedBeforeTransferResult": true}),
+    )
+    .await;
+    let id = inbound(&emu, NUMBER, json!({"seconds": 5.0, "maxSeconds": 30.0})).await;
+    let view = wait_call(&emu, &id).await;
+    assert_eq!(view["endedStatus"], "completed");
+    assert_eq!(view["endedBy"], "transfer");
+    assert_eq!(view["transfers"].as_array().map(Vec::len), Some(1));
+    // The result that came after `call.ended` (within the grace) still resolved the wait.
+    eventually(10, "transfer outcome", || outcome.lock().unwrap().is_some()).await;
+    let kind = outcome.lock().unwrap().take().expect("outcome");
+    assert!(
+        matches!(kind, Ok(TransferResultKind::Completed)),
+        "{kind:?}"
+    );
+    eventually(10, "calls unregistered", || agent.active_calls() == 0).await;
+    agent.disconnect().await;
+    assert_eq!(agent.task_count(), 0);
+    emu.shutdown().await;
+}

@@ -331,6 +331,12 @@ async fn connect_and_talk(
                 Some(CallInput::Hangup(_)) => {
                     return finish(shared, call, CallStatus::Completed, 0, None, callbacks).await;
                 }
+                // A transfer issued right at answer can hand the caller on before the media
+                // socket connects: the AI leg is over.
+                Some(CallInput::TransferDone { terminate: true }) => {
+                    call.view().ended_by = Some("transfer".into());
+                    return finish(shared, call, CallStatus::Completed, 0, None, callbacks).await;
+                }
                 Some(CallInput::SessionFailed) | None => {
                     return finish(shared, call, CallStatus::Failed, 0, None, callbacks).await;
                 }

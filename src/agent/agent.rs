@@ -804,11 +804,19 @@ impl Agent {
                 self.refresh_ready();
                 Ok(())
             }
+            Ok(_) if link.auth_refused().is_some() => {
+                // The link gave up; a later `connect()` (fixed credentials) starts a fresh one.
+                let mut control = self.inner.control();
+                if control.as_ref().is_some_and(|l| l.same(&link)) {
+                    *control = None;
+                    self.inner.ctx().control = None;
+                }
+                Err(AgentError::Unauthorized {
+                    status: link.auth_refused().unwrap_or(401),
+                })
+            }
             Ok(_) => Err(AgentError::ConnectionClosed(
                 "control connection closed".into(),
-            )),
-            Err(_) if link.auth_rejected() => Err(AgentError::ConnectionClosed(
-                "the server refused the credentials (HTTP 401/403); still retrying".into(),
             )),
             Err(_) => Err(AgentError::ConnectionClosed(
                 "control connection not up after 10 s; still retrying".into(),

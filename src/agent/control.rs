@@ -11,7 +11,7 @@
 //! panicking handler is logged and skipped; it never ends the loop.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -128,7 +128,8 @@ struct Shared {
     state: watch::Sender<ControlState>,
     lame_duck: AtomicBool,
     retiring_url: AtomicBool,
-    auth_rejected: AtomicBool,
+    /// The HTTP status (401/403) of the last upgrade refused for its credentials; 0 = none.
+    auth_status: AtomicU16,
     cancel: CancellationToken,
 }
 
@@ -166,9 +167,13 @@ impl ControlLink {
         matches!(*self.shared.state.borrow(), ControlState::Connected(_))
     }
 
-    /// Whether the last upgrade was refused with 401/403 (bad credentials, not a flaky network).
-    pub(crate) fn auth_rejected(&self) -> bool {
-        self.shared.auth_rejected.load(Ordering::Relaxed)
+    /// The status (401/403) if the last upgrade was refused for its credentials (bad
+    /// credentials, not a flaky network).
+    pub(crate) fn auth_refused(&self) -> Option<u16> {
+        match self.shared.auth_status.load(Ordering::Acquire) {
+            0 => None,
+            status => Some(status),
+        }
     }
 
     /// Whether the connection will never reconnect again.
@@ -188,6 +193,11 @@ impl ControlLink {
         if retiring_url {
             self.shared.retiring_url.store(true, Ordering::Release);
         }
+    }
+
+    /// Whether both handles are the same connection.
+    pub(crate) fn same(&self, other: &ControlLink) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// Closes the connection for good.
@@ -210,7 +220,7 @@ pub(crate) fn spawn_control(
         state,
         lame_duck: AtomicBool::new(false),
         retiring_url: AtomicBool::new(false),
-        auth_rejected: AtomicBool::new(false),
+        auth_status: AtomicU16::new(0),
         cancel: CancellationToken::new(),
     });
     let link = ControlLink {
@@ -245,12 +255,25 @@ async fn run(settings: ControlSettings, shared: Arc<Shared>, handler: Handler, h
         );
         let ended = match connect(&url, &settings.api_key, &shared).await {
             Ok(ws) => {
-                shared.auth_rejected.store(false, Ordering::Relaxed);
+                shared.auth_status.store(0, Ordering::Release);
                 delay = settings.initial_backoff;
                 generation += 1;
                 serve(ws, &settings, &shared, &handler, generation).await
             }
             Err(ConnectError::Cancelled) => Ended::Cancelled,
+            // Refused credentials are not a flaky network (§13.1): before this link ever
+            // connected, give up at once so `connect()` reports them; after that (a key being
+            // rotated while calls run), keep retrying, each refusal logged as an error.
+            Err(ConnectError::Unauthorized(status)) if generation == 0 => {
+                shared.auth_status.store(status, Ordering::Release);
+                shared.state.send_replace(ControlState::Closed);
+                return;
+            }
+            Err(ConnectError::Unauthorized(status)) => {
+                shared.auth_status.store(status, Ordering::Release);
+                tracing::error!(number = %settings.number, status, "control reconnect refused the credentials; retrying");
+                Ended::Dropped
+            }
             Err(ConnectError::Failed(error)) => {
                 tracing::warn!(number = %settings.number, %error, "control connection failed");
                 Ended::Dropped
@@ -293,6 +316,8 @@ async fn run(settings: ControlSettings, shared: Arc<Shared>, handler: Handler, h
 
 enum ConnectError {
     Cancelled,
+    /// The upgrade was answered 401/403.
+    Unauthorized(u16),
     Failed(String),
 }
 
@@ -313,10 +338,10 @@ async fn connect(url: &str, api_key: &str, shared: &Shared) -> Result<Ws, Connec
             Ok(Ok((ws, _))) => Ok(ws),
             Ok(Err(error)) => {
                 if let tokio_tungstenite::tungstenite::Error::Http(resp) = &error
-                    && matches!(resp.status().as_u16(), 401 | 403)
+                    && let status @ (401 | 403) = resp.status().as_u16()
                 {
-                    shared.auth_rejected.store(true, Ordering::Relaxed);
-                    tracing::error!(status = resp.status().as_u16(), "control connection refused: check the API key, account id and number");
+                    tracing::error!(status, "control connection refused: check the API key, account id and number");
+                    return Err(ConnectError::Unauthorized(status));
                 }
                 Err(ConnectError::Failed(describe_ws_error(&error)))
             }

@@ -43,6 +43,16 @@ pub enum AgentError {
     /// The control connection is closed, draining or taken over.
     #[error("control connection unavailable: {0}")]
     ConnectionClosed(String),
+    /// The server refused the credentials when the control connection opened (HTTP 401/403):
+    /// not a flaky network, so nothing is retried. Check the API key, the account id and that
+    /// the number belongs to the account.
+    #[error(
+        "the server refused the credentials (HTTP {status}): check the API key, account id and number"
+    )]
+    Unauthorized {
+        /// The upgrade's HTTP status (401 or 403).
+        status: u16,
+    },
     /// Another process took this number over (close `4409`/`4403` or `agent.retired`) and this
     /// process released (or lost) its control connection: it must not take the slot back, so
     /// `connect()` and an outbound `call()` refuse. Start a new agent process instead.
