@@ -362,14 +362,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// The [`Error`] a non-2xx response with `status`, `headers` and raw `body` becomes: the entry
+/// point of the REST error-body parser for the fuzz harness (`tests/fuzz_parsers.rs`). Not part of
+/// the stable API.
+#[doc(hidden)]
+pub fn __error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    status_error(
+        status,
+        headers,
+        body,
+        Operation {
+            id: "fuzz",
+            method: "GET",
+            path: "/fuzz",
+        },
+    )
+}
+
 /// Builds a status error from a status, headers and a raw body.
 pub(crate) fn status_error(status: u16, headers: &HeaderMap, body: &[u8], op: Operation) -> Error {
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let (message, code) = match &json {
         Some(serde_json::Value::Object(map)) => (
             match map.get("error") {
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                Some(serde_json::Value::Null) | None => None,
+                Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(serde_json::Value::String(_) | serde_json::Value::Null) | None => None,
                 Some(other) => Some(other.to_string()),
             },
             match map.get("code") {
@@ -402,7 +419,7 @@ async fn map_error(e: GenError, op: Operation) -> Error {
             let status = rv.status().as_u16();
             let headers = rv.headers().clone();
             let body = rv.into_inner();
-            let message = body.error.clone();
+            let message = body.error.clone().filter(|m| !m.is_empty());
             let raw = serde_json::to_value(&body).ok();
             Error::Api(Box::new(ApiError {
                 kind: ErrorKind::from_status(status),

@@ -95,6 +95,8 @@ pub mod resources;
 pub mod retry;
 pub mod webhook;
 
+#[doc(hidden)]
+pub use client::__error_from_response;
 pub use client::{Account, ClawOps};
 pub use config::{ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
 pub use error::{ApiError, ClawOpsErrorCode, Error, ErrorKind, Operation, Result};

@@ -234,3 +234,77 @@ async fn incident_0_62_lost_model_connection_hangs_up_instead_of_leaving_silence
     agent.disconnect().await;
     emu.shutdown().await;
 }
+
+#[cfg(feature = "mcp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_0_70c_gemini_with_mcp_servers_is_not_prewarmed_while_ringing() {
+    // providers.md §13 0.70.0: Gemini + MCP outbound calls were still prewarmed through the
+    // `call.ringing` path, so the model started without the MCP tools. The emulator sends
+    // `call.ringing` and lets the phone ring 2 s (then no answer). Without MCP the Gemini
+    // session prewarms during the ringing (the fake server sees a `setup`); with an MCP server
+    // configured it must not connect at all.
+    let emu = emulator().await;
+    let mut fake = FakeGemini::start().await;
+    let base_url = fake.base_url.clone();
+    let factory = || {
+        GeminiRealtime::builder()
+            .api_key("AIza-agent-test")
+            .base_url(&base_url)
+            .build()
+            .unwrap()
+    };
+    let ringing = json!({"outcome": "no-answer", "ringSeconds": 2.0});
+    for to in ["01070000001", "01070000002"] {
+        let path = format!("/_emulator/destinations/{to}");
+        assert_eq!(agent_common::put(&emu, &path, ringing.clone()).await, 200);
+    }
+
+    // Control: no MCP server → prewarmed while ringing, closed when nobody answers.
+    let plain = agent_builder(&emu, NUMBER)
+        .tools(tools().registry)
+        .session_factory(factory())
+        .build()
+        .unwrap();
+    let call = plain
+        .call("01070000001", clawops::agent::CallOptions::new())
+        .await
+        .expect("originated");
+    let mut conn = fake.conn().await;
+    conn.setup().await;
+    assert!(
+        call.ended_status().is_none(),
+        "prewarmed during the ringing"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), call.wait())
+        .await
+        .expect("call ends");
+    assert_eq!(status.as_str(), "no-answer");
+    conn.expect_close().await;
+    plain.disconnect().await;
+
+    // With an MCP server: no Gemini connection during the ringing (nor after, unanswered).
+    let with_mcp = agent_builder(&emu, NUMBER)
+        .tools(tools().registry)
+        .session_factory(factory())
+        .mcp_server(clawops::mcp::McpServer::stdio(
+            "/nonexistent/mcp-server",
+            Vec::<String>::new(),
+            Vec::<(String, String)>::new(),
+        ))
+        .build()
+        .unwrap();
+    let call = with_mcp
+        .call("01070000002", clawops::agent::CallOptions::new())
+        .await
+        .expect("originated");
+    let status = tokio::time::timeout(Duration::from_secs(15), call.wait())
+        .await
+        .expect("call ends");
+    assert_eq!(status.as_str(), "no-answer");
+    assert!(
+        fake.conn_within(Duration::from_millis(500)).await.is_none(),
+        "Gemini prewarmed although MCP tools would only arrive at answer"
+    );
+    with_mcp.disconnect().await;
+    emu.shutdown().await;
+}

@@ -815,3 +815,61 @@ async fn incident_0_44_0_each_call_gets_its_own_session_and_history() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn incident_0_69_transcript_deltas_are_cumulative_and_strictly_ordered() {
+    // Incident 0.69 (providers.md §13): interim user text and the text being spoken were
+    // dropped. Every interim reaches the app as a `TranscriptDelta`, the assistant's deltas
+    // grow sentence by sentence (cumulative), and everything arrives in order, each side's
+    // final transcript after its deltas.
+    let (mut r, _, _) = rig(
+        false,
+        vec![vec![
+            text("네, 주문"),
+            text(" 확인했습니다."),
+            text(" 배송 중입니다."),
+        ]],
+        TtsScript {
+            audio: vec![vec![tone(480, 8000.0)]],
+            ..Default::default()
+        },
+    );
+    let call: CallHandle = r.call.clone();
+    r.session.start(call).await.unwrap();
+    r.speak(SpeechEvent::Interim("주문".into()));
+    r.speak(SpeechEvent::Interim("주문 확인".into()));
+    r.speak(SpeechEvent::Final("주문 확인해 주세요".into()));
+    r.request().await;
+    eventually("turn", || r.session.stats().turns == 1).await;
+    let d = |role, t: &str| SessionEvent::TranscriptDelta {
+        role,
+        text: t.into(),
+    };
+    let f = |role, t: &str| SessionEvent::Transcript {
+        role,
+        text: t.into(),
+    };
+    let transcripts: Vec<SessionEvent> = r
+        .call
+        .events()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                SessionEvent::TranscriptDelta { .. } | SessionEvent::Transcript { .. }
+            )
+        })
+        .collect();
+    assert_eq!(
+        transcripts,
+        vec![
+            d(Role::User, "주문"),
+            d(Role::User, "주문 확인"),
+            f(Role::User, "주문 확인해 주세요"),
+            d(Role::Assistant, "네, 주문 확인했습니다."),
+            d(Role::Assistant, "네, 주문 확인했습니다. 배송 중입니다."),
+            f(Role::Assistant, "네, 주문 확인했습니다. 배송 중입니다."),
+        ]
+    );
+    r.session.stop().await;
+}
