@@ -93,6 +93,7 @@ pub mod pagination;
 mod request_options;
 pub mod resources;
 pub mod retry;
+mod sync;
 pub mod webhook;
 
 #[doc(hidden)]

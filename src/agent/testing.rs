@@ -27,8 +27,9 @@
 //! # }
 //! ```
 
+use crate::sync::lock;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,10 +39,6 @@ use tokio::task::JoinSet;
 use super::session::{CallControl, CallHandle, Session, SessionEvent, SessionTools};
 use super::tools::ToolOutput;
 use super::{AgentError, CollectOptions, DtmfInput, DtmfSequence, DtmfStep, TransferOptions};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// One scripted step.
 #[derive(Clone, Debug)]

@@ -1,8 +1,9 @@
 //! [`GeminiLiveSession`]: the per-call session over one (resumable) Live API WebSocket.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -114,10 +115,6 @@ struct Inner {
     tool_calls: AtomicU32,
     reconnects: AtomicU32,
     resumed: AtomicU32,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A Gemini Live speech-to-speech session for one call.

@@ -1,8 +1,9 @@
 //! [`OpenAIRealtime`]: the per-call session over one Realtime WebSocket.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -112,10 +113,6 @@ struct Inner {
     truncations: AtomicU32,
     tool_calls: AtomicU32,
     first_audio: Mutex<Option<Duration>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// An OpenAI Realtime (GA) speech-to-speech session for one call.

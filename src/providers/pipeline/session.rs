@@ -1,7 +1,8 @@
 //! [`PipelineSession`]: one call's STT → LLM → TTS conversation.
 
+use crate::sync::lock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,10 +35,6 @@ const STT_FRAME: usize = 640;
 const STT_QUEUE: usize = 500;
 /// How long `stop()` waits for the tasks.
 const STOP_LIMIT: Duration = Duration::from_secs(2);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 #[derive(Debug, Clone)]
 struct Config {
