@@ -53,16 +53,18 @@ async fn passive_dtmf_finish_key_max_digits_and_debounce() {
         keys,
         ["5", "3", "#", "1", "2", "3", "4", "5", "6"].map(|d| format!("dtmf:{d}"))
     );
-    let id2 = inbound(
-        &emu,
-        NUMBER,
-        json!({"seconds": 0.4, "dtmf": "#", "hangupAfterAudio": true}),
-    )
-    .await;
+    // The caller stays on the line until the key is delivered: a key still queued when the
+    // call ends is dropped on purpose (incident 21), so hanging up right after the audio
+    // would race the delivery.
+    let id2 = inbound(&emu, NUMBER, json!({"seconds": 0.4, "dtmf": "#"})).await;
     eventually(5, "lone finish key", || {
         digits_of(&probe, &id2) == vec!["#"]
     })
     .await;
+    let (status, _) = post(&emu, &format!("/_emulator/calls/{id2}/hangup"), json!({})).await;
+    assert_eq!(status, 204);
+    let view = wait_call(&emu, &id2).await;
+    assert_eq!(view["endedBy"], "caller", "{view}");
     agent.disconnect().await;
     emu.shutdown().await;
 }
