@@ -96,7 +96,7 @@ impl IncomingCall {
     /// Rejects the call (`Rejected` → SIP 403, `Busy` → SIP 486). Decided at once; a second
     /// call keeps the first decision; after the 5 s deadline it is a no-op.
     pub fn reject(&self, reason: CallRejectReason) {
-        let mut d = self.decision.lock().unwrap_or_else(|p| p.into_inner());
+        let mut d = crate::sync::lock(&self.decision);
         if d.is_none() {
             *d = Some(reason);
         }
@@ -105,10 +105,7 @@ impl IncomingCall {
     }
     /// Whether `reject` was called.
     pub fn rejected(&self) -> bool {
-        self.decision
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        crate::sync::lock(&self.decision).is_some()
     }
 }
 
@@ -692,11 +689,7 @@ impl Agent {
 
     /// The takeover notice, once another process took the number over.
     pub fn take_over_notice(&self) -> Option<TakeOver> {
-        self.inner
-            .take_over
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        crate::sync::lock(&self.inner.take_over).clone()
     }
 
     /// Ready = connected and owning the number's slot (not taken over, not draining). The
@@ -707,10 +700,7 @@ impl Agent {
 
     /// The health port's address once it is open (see [`AgentBuilder::health_port`]).
     pub fn health_addr(&self) -> Option<SocketAddr> {
-        self.inner
-            .health
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner.health)
             .as_ref()
             .map(|h| h.addr)
     }
@@ -728,7 +718,7 @@ impl Agent {
         let server = HealthServer::start(port, view, &self.inner.tasks)
             .await
             .map_err(|e| AgentError::NotAvailable(format!("health port {port}: {e}")))?;
-        let mut slot = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = crate::sync::lock(&self.inner.health);
         match &*slot {
             Some(open) => {
                 server.stop(); // lost a race with another open
@@ -768,12 +758,7 @@ impl Agent {
                 self.inner.draining.store(false, Ordering::Release);
                 self.inner.stop.send_replace(false);
             }
-            if !*self
-                .inner
-                .ready_now
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-            {
+            if !*crate::sync::lock(&self.inner.ready_now) {
                 self.inner.ready_file.clear_stale();
             }
             super::ops::warn_if_signals_blocked();
@@ -862,11 +847,7 @@ impl Agent {
     /// Publishes readiness (marker file) when it changed; the health port reads it live.
     fn refresh_ready(&self) {
         let ready = self.inner.is_ready();
-        let mut now = self
-            .inner
-            .ready_now
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut now = crate::sync::lock(&self.inner.ready_now);
         if *now == ready {
             return;
         }
@@ -912,13 +893,7 @@ impl Agent {
             link.close();
         }
         self.refresh_ready();
-        if let Some(health) = self
-            .inner
-            .health
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        if let Some(health) = crate::sync::lock(&self.inner.health).take() {
             health.stop();
         }
         self.inner.ctx().transfers.close("agent disconnected");
@@ -1463,11 +1438,7 @@ impl Agent {
         if self.inner.taken_over.swap(true, Ordering::AcqRel) {
             return;
         }
-        *self
-            .inner
-            .take_over
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(notice.clone());
+        *crate::sync::lock(&self.inner.take_over) = Some(notice.clone());
         self.inner.metrics.taken_over(notice.kind.as_str());
         self.refresh_ready();
         tracing::warn!(
@@ -1596,7 +1567,7 @@ impl Agent {
             }
         }
         // Close the decision: a late reject() is a no-op from here on.
-        let mut d = decision.lock().unwrap_or_else(|p| p.into_inner());
+        let mut d = crate::sync::lock(&decision);
         let result = *d;
         if result.is_none() {
             *d = Some(CallRejectReason::Rejected);
@@ -1657,16 +1628,16 @@ impl Inner {
                 .is_some_and(ControlLink::is_connected)
     }
     fn calls(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.calls)
     }
     fn early(&self) -> MutexGuard<'_, HashMap<String, Vec<ControlEvent>>> {
-        self.early.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.early)
     }
     fn control(&self) -> MutexGuard<'_, Option<ControlLink>> {
-        self.control.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.control)
     }
     fn ctx(&self) -> MutexGuard<'_, CallContext> {
-        self.ctx.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.ctx)
     }
     /// Removes `call_id` only if it still maps to this very call.
     fn unregister(&self, call_id: &str, call: &Call) {

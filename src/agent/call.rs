@@ -186,7 +186,7 @@ impl Call {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner.state)
     }
 
     /// The call id (`CA…`).
@@ -279,9 +279,7 @@ impl Call {
             self.inner.tx_gain.apply(&mut ulaw);
         }
         if let Some(rec) = &self.inner.recorder {
-            rec.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .record_outbound(&ulaw);
+            crate::sync::lock(&rec).record_outbound(&ulaw);
         }
         self.inner.media.send_audio(ulaw);
     }

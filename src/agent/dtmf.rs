@@ -417,16 +417,12 @@ impl CallDtmf {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     fn deliver(&self, value: DtmfInput) {
         tracing::debug!(call_id = %self.call_id, digits = value.len(), "passive DTMF confirmed");
-        let sender = self
-            .deliveries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let sender = crate::sync::lock(&self.deliveries).clone();
         if let Some(sender) = sender {
             let _ = sender.send(value);
         }
@@ -491,10 +487,7 @@ impl CallDtmf {
         state.passive.clear();
         state.collector = None;
         drop(state);
-        self.deliveries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        crate::sync::lock(&self.deliveries).take();
         self.timer.notify_one();
     }
 

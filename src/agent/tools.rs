@@ -584,24 +584,15 @@ impl InFlightTools {
     {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (handle, reg) = AbortHandle::new_pair();
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, handle);
+        crate::sync::lock(&self.running).insert(id, handle);
         let out = Abortable::new(fut, reg).await.ok();
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        crate::sync::lock(&self.running).remove(&id);
         out
     }
 
     /// Cancels every running execution; returns how many were cancelled.
     pub fn cancel_all(&self) -> usize {
-        let handles: Vec<AbortHandle> = self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let handles: Vec<AbortHandle> = crate::sync::lock(&self.running)
             .drain()
             .map(|(_, h)| h)
             .collect();
@@ -613,7 +604,7 @@ impl InFlightTools {
 
     /// Executions currently running.
     pub fn len(&self) -> usize {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
+        crate::sync::lock(&self.running).len()
     }
 
     /// Whether nothing is running.

@@ -311,7 +311,7 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A poisoned lock only means a panic happened elsewhere while holding it; the map is
         // still consistent (every operation is a single insert/remove).
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner)
     }
 }
 

@@ -153,7 +153,7 @@ impl AgentMetrics {
 
     /// The Prometheus text page, with the live gauges set first.
     pub(crate) fn render(&self, ready: bool, active_calls: usize) -> String {
-        let _one_at_a_time = self.render.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = crate::sync::lock(&self.render);
         self.ready.set(i64::from(ready));
         self.active_calls
             .set(i64::try_from(active_calls).unwrap_or(i64::MAX));
