@@ -238,7 +238,7 @@ async fn mcp_crashed_server_and_failing_tools_give_mcp_errors_and_the_call_conti
     let pid_file = dir.path().join("pid");
     let run = run_call(
         &emu,
-        vec![stdio(&pid_file).call_timeout(Duration::from_millis(300))],
+        vec![stdio(&pid_file).call_timeout(Duration::from_millis(1500))],
         vec![
             ("sleep", r#"{"ms":5000}"#.into()),
             ("fail", r#"{"reason":"card declined"}"#.into()),
@@ -254,7 +254,7 @@ async fn mcp_crashed_server_and_failing_tools_give_mcp_errors_and_the_call_conti
     assert_eq!(
         results[..3],
         [
-            ("sleep", "MCP Error: tool sleep timed out after 300 ms"),
+            ("sleep", "MCP Error: tool sleep timed out after 1500 ms"),
             ("fail", "MCP Error: card declined"),
             ("lookup_order", "order D-4: shipped"),
         ]

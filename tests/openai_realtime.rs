@@ -205,7 +205,11 @@ async fn audio_in_and_out_and_transcripts() {
             },
         ]
     );
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // response.done follows the transcripts: wait until it was handled.
+    call.until("response.done", |c| {
+        c.turns.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
     let stats = s.stats();
     assert_eq!(stats.turns, 1);
     // The completed response is a turn of the call, for its metrics and `call.metrics` frame.

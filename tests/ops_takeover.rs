@@ -189,6 +189,10 @@ async fn rolling_deploy_soft_retire_keeps_calls_and_their_durations() {
     .await;
     assert!(a.log.of(&after).is_empty());
     // The server closed A's retired connection once its calls ended; A never came back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while connections(&emu).await.len() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::time::sleep(Duration::from_millis(800)).await;
     let conns = connections(&emu).await;
     assert_eq!(conns.len(), 1, "{conns:?}");
@@ -266,6 +270,7 @@ async fn revoked_number_4403_is_terminal_and_typed() {
     assert_eq!(expected.kind, TakeOverKind::OwnershipLost);
     assert_eq!(a.notices.lock().unwrap().clone(), vec![expected.clone()]);
     assert_eq!(a.agent.take_over_notice(), Some(expected));
+    eventually(5, "closed socket gone", || emu.open_control_sockets() == 0).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(emu.open_control_sockets(), 0);
     let err = a.agent.connect().await.unwrap_err();
@@ -348,6 +353,7 @@ async fn lame_duck_after_agent_retired_never_reconnects_on_1006() {
     let (status, _) = post(&emu, &format!("/_emulator/agents/{NUMBER}/drop"), json!({})).await;
     assert_eq!(status, 204);
     eventually(5, "dropped", || !a.agent.is_connected()).await;
+    eventually(5, "dropped socket gone", || emu.open_control_sockets() == 0).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(emu.open_control_sockets(), 0);
     assert!(matches!(

@@ -139,18 +139,28 @@ async fn post_is_not_retried_after_a_timeout_but_get_is() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    // Let the server log the in-flight request before counting.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Let the server log the in-flight request before counting (a resend, had there been one,
+    // left before `create` returned).
     assert_eq!(
-        requests(&s).await.len(),
+        logged_at_least(&s, 1).await,
         1,
         "a timed-out POST /calls must not be resent"
     );
 
     let err = c.calls().with_options(opts).get("CA1").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(requests(&s).await.len(), 1 + 3);
+    assert_eq!(logged_at_least(&s, 1 + 3).await, 1 + 3);
+}
+
+/// Waits (≤ 5 s) until the server logged `n` requests, lets 100 ms more pass, and returns how
+/// many it logged in all.
+async fn logged_at_least(s: &MockServer, n: usize) -> usize {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while requests(s).await.len() < n && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    requests(s).await.len()
 }
 
 #[tokio::test]

@@ -278,8 +278,10 @@ async fn soak_500_calls_with_faults_leaks_nothing() {
 
     agent.disconnect().await;
     assert_eq!(agent.task_count(), 0);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(emu.open_control_sockets(), 0);
+    eventually(5, "control socket closed", || {
+        emu.open_control_sockets() == 0
+    })
+    .await;
     emu.shutdown().await;
 }
 
