@@ -267,6 +267,42 @@ async fn retiring_process_never_reconnects_after_a_drop() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taken_over_before_sigterm_it_idles_until_the_signal_instead_of_exiting() {
+    // The usual order of a rolling deploy: the successor takes the number, then the old
+    // process is stopped. Exiting at the takeover would get the container restarted, and the
+    // restarted process would take the number back.
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ready");
+    let child = ready_child(&emu, &marker).await;
+    let call = long_call(&emu).await;
+    let successor = agent_builder(&emu, NUMBER)
+        .session_factory(clawops::agent::EchoSession::default)
+        .ready_file(clawops::agent::ops::ReadyFile::disabled())
+        .build()
+        .unwrap();
+    successor.connect().await.expect("the successor connects");
+    wait_until(5, "marker removed", async || !marker.exists()).await;
+    // The call in progress still ends by itself; then the process idles, slot-less.
+    hang_up(&emu, &call).await;
+    assert_eq!(wait_call(&emu, &call).await["endedStatus"], "completed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!child.has_line("drained:"), "{:?}", child.lines());
+    let agents = get(&emu, "/_emulator/agents").await;
+    assert_eq!(
+        agents["connections"].as_array().map(Vec::len),
+        Some(1),
+        "{agents}"
+    );
+    assert!(successor.is_ready());
+    child.signal("TERM");
+    assert_eq!(child.finish().await, "drained: 1 completed, 0 cut");
+    assert!(successor.is_ready(), "the successor keeps the number");
+    successor.disconnect().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_marker_of_a_killed_process_is_removed_before_connecting() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();

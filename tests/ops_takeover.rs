@@ -105,7 +105,9 @@ async fn roll(emu: &Emulator, soft: bool) -> (Side, Side, Vec<String>, Vec<Strin
     let a = side(emu);
     let serve = {
         let agent = a.agent.clone();
-        tokio::spawn(async move { agent.serve_with(ServeOptions::new()).await })
+        // Returns once drained (the default would idle until a signal: see ops_shutdown).
+        let options = ServeOptions::new().wait_for_signal_after_takeover(false);
+        tokio::spawn(async move { agent.serve_with(options).await })
     };
     eventually(10, "A connected", || a.agent.is_ready()).await;
     let mut in_progress = Vec::new();
@@ -164,8 +166,13 @@ async fn rolling_deploy_soft_retire_keeps_calls_and_their_durations() {
         vec![TakeOver::retired("replaced")]
     );
     assert_eq!(
-        (report.completed, report.cut, report.handed_over),
-        (10, 0, true)
+        (
+            report.completed,
+            report.cut,
+            report.handed_over,
+            report.signalled
+        ),
+        (10, 0, true, false)
     );
     // A's calls ended with the duration of their call.ended (the connection stayed open).
     for id in &in_progress {
@@ -221,8 +228,13 @@ async fn rolling_deploy_hard_4409_never_reconnects() {
         vec![TakeOver::closed(4409, "replaced")]
     );
     assert_eq!(
-        (report.completed, report.cut, report.handed_over),
-        (10, 0, true)
+        (
+            report.completed,
+            report.cut,
+            report.handed_over,
+            report.signalled
+        ),
+        (10, 0, true, false)
     );
     for id in &in_progress {
         let view = wait_call(&emu, id).await;

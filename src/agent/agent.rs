@@ -157,9 +157,11 @@ pub struct DrainReport {
     /// The server handed the slot to a successor (`agent.retired` or close 4409/4403) before
     /// or during the shutdown.
     pub handed_over: bool,
-    /// `serve()` received a shutdown signal. `handed_over && !signalled` means a successor took
-    /// the number before the orchestrator stopped this process: under Kubernetes, wait for
-    /// SIGTERM before exiting, or the container restarts and takes the slot back.
+    /// `serve()` received a shutdown signal. By default `serve()` waits for one after a
+    /// takeover, so this is `true`; `handed_over && !signalled` only with
+    /// `ServeOptions::wait_for_signal_after_takeover(false)`: a successor took the number before
+    /// the orchestrator stopped this process, and exiting now under Kubernetes would restart
+    /// the container into the successor's slot.
     pub signalled: bool,
 }
 
@@ -1034,6 +1036,8 @@ impl Agent {
     /// * **SIGTERM #2** stops waiting for the handover; **#3** cuts the calls in progress.
     ///   **SIGINT #1** skips the handover, so two Ctrl-C cut.
     /// * A takeover (`agent.retired`, close 4409/4403) is a trigger too: straight to drain.
+    ///   Drained, the process then idles until SIGTERM or SIGINT, so an orchestrator does not
+    ///   restart it into its successor's slot (`wait_for_signal_after_takeover`).
     ///
     /// `shutdown_deadline` is one absolute budget from the trigger, shared by both phases.
     /// The signal handlers stay installed until this returns. The report says how many calls
@@ -1138,6 +1142,16 @@ impl Agent {
         };
         let mut report = self.drain_until(limit, ended_before, cut).await;
         report.signalled = signalled_before || escalation.count > 0;
+        if report.handed_over && !report.signalled && options.wait_for_signal_after_takeover {
+            // An exit now would be restarted by the orchestrator, and the restarted process
+            // would take the number back from its successor.
+            tracing::info!(
+                "handed over before any stop signal: idle until SIGTERM or SIGINT \
+                 (ServeOptions::wait_for_signal_after_takeover)"
+            );
+            signals.recv().await;
+            report.signalled = true;
+        }
         Ok(report)
     }
 

@@ -27,6 +27,7 @@ pub const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// assert_eq!((o.drain_timeout, o.shutdown_deadline), (None, None));
 /// let o = ServeOptions::new().handover_wait(Duration::ZERO).shutdown_deadline(Duration::from_secs(110));
 /// assert_eq!(o.shutdown_deadline, Some(Duration::from_secs(110)));
+/// assert!(o.wait_for_signal_after_takeover);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -41,6 +42,12 @@ pub struct ServeOptions {
     /// One absolute budget from the first trigger for handover and drain together (default
     /// none). Set it a little below the platform's grace period to clean up before SIGKILL.
     pub shutdown_deadline: Option<Duration>,
+    /// After a takeover that came before any stop signal, wait for SIGTERM or SIGINT before
+    /// returning (default `true`). In a rolling deploy the successor usually takes the number
+    /// *before* the orchestrator stops this process; returning then would exit the container,
+    /// the orchestrator would restart it, and the restarted process would take the number back
+    /// from its successor. Set `false` where an exit is never restarted (a one-off run, tests).
+    pub wait_for_signal_after_takeover: bool,
 }
 
 impl Default for ServeOptions {
@@ -49,6 +56,7 @@ impl Default for ServeOptions {
             handover_wait: DEFAULT_HANDOVER_WAIT,
             drain_timeout: None,
             shutdown_deadline: None,
+            wait_for_signal_after_takeover: true,
         }
     }
 }
@@ -71,6 +79,11 @@ impl ServeOptions {
     /// Sets `shutdown_deadline`.
     pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
         self.shutdown_deadline = Some(deadline);
+        self
+    }
+    /// Sets `wait_for_signal_after_takeover`.
+    pub fn wait_for_signal_after_takeover(mut self, wait: bool) -> Self {
+        self.wait_for_signal_after_takeover = wait;
         self
     }
 }
