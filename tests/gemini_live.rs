@@ -330,12 +330,12 @@ async fn incident_0_61_blocking_calls_drain_then_one_tool_response_with_ids_only
         ]}})
     );
     assert_eq!(call.tool_calls.load(Ordering::SeqCst), 3);
-    // A handler returning () answers "ok" (never "None"); NON_BLOCKING answers alone,
-    // with the session's scheduling.
+    // A handler returning () answers "ok" (never "None"); NON_BLOCKING answers alone and,
+    // with no scheduling configured, SILENT because the handler returned nothing (0.61).
     conn.send(json!({"toolCall": {"functionCalls": [{"id": "fc4", "name": "save_note", "args": {"text": "x"}}]}}));
     assert_eq!(
         conn.control_frame().await,
-        json!({"toolResponse": {"functionResponses": [{"id": "fc4", "name": "save_note", "response": {"result": "ok"}}]}})
+        json!({"toolResponse": {"functionResponses": [{"id": "fc4", "name": "save_note", "response": {"result": "ok"}, "scheduling": "SILENT"}]}})
     );
     // hang_up: the call hangs up, nothing is sent back.
     conn.send(

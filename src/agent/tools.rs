@@ -105,6 +105,9 @@ impl ToolSpec {
 pub enum ToolOutput {
     /// A normal result.
     Text(String),
+    /// The handler returned nothing (`()`): the model gets `ok`, and Gemini Live schedules
+    /// the answer of a NON_BLOCKING tool `SILENT` unless a scheduling is configured.
+    Empty,
     /// A failure, reported to the model as `Error: <message>`.
     Error(String),
     /// A failure of an MCP tool (an `isError` result, a crashed server, a timeout), reported to
@@ -124,6 +127,7 @@ impl ToolOutput {
     pub fn model_text(&self) -> Option<String> {
         match self {
             Self::Text(t) => Some(t.clone()),
+            Self::Empty => Some("ok".to_owned()),
             Self::Error(e) => Some(format!("Error: {e}")),
             Self::McpError(e) => Some(format!("MCP Error: {e}")),
             Self::Silent => None,
@@ -167,7 +171,7 @@ impl IntoToolOutput for Value {
 }
 impl IntoToolOutput for () {
     fn into_tool_output(self) -> ToolOutput {
-        ToolOutput::Text("ok".to_owned())
+        ToolOutput::Empty
     }
 }
 

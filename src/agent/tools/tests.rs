@@ -226,6 +226,7 @@ async fn incident_1_barge_in_cancels_running_tools_without_result() {
 #[test]
 fn silent_output_sends_nothing() {
     assert_eq!(ToolOutput::Silent.model_text(), None);
-    assert_eq!(().into_tool_output(), ToolOutput::Text("ok".into()));
+    assert_eq!(().into_tool_output(), ToolOutput::Empty);
+    assert_eq!(ToolOutput::Empty.model_text().as_deref(), Some("ok"));
     assert_eq!(json!("x").into_tool_output(), ToolOutput::Text("x".into()));
 }

@@ -198,6 +198,7 @@ impl Config {
         &self,
         name: &str,
         declared: Option<ToolBehavior>,
+        returned_nothing: bool,
     ) -> Option<ToolScheduling> {
         if declared != Some(ToolBehavior::NonBlocking) || self.extended_thinking() {
             return None;
@@ -206,6 +207,7 @@ impl Config {
             .get(name)
             .copied()
             .or(self.tool_response_scheduling)
+            .or(returned_nothing.then_some(ToolScheduling::Silent))
     }
 
     /// The URL to connect to: for an API key with `key=<key>` appended.
@@ -406,7 +408,9 @@ impl GeminiRealtimeBuilder {
         self.tool_behaviors.insert(tool.into(), behavior);
         self
     }
-    /// Default `scheduling` of NON_BLOCKING results (default: none = server default).
+    /// Default `scheduling` of NON_BLOCKING results (default: none: `SILENT` when the handler
+    /// returned nothing ([`ToolOutput::Empty`](crate::agent::ToolOutput::Empty)), else the
+    /// key is omitted and the server default applies).
     pub fn tool_response_scheduling(mut self, scheduling: ToolScheduling) -> Self {
         self.tool_response_scheduling = Some(scheduling);
         self
@@ -750,7 +754,7 @@ mod tests {
             Some(ToolBehavior::NonBlocking)
         );
         assert_eq!(
-            ext.scheduling_for("x", Some(ToolBehavior::NonBlocking)),
+            ext.scheduling_for("x", Some(ToolBehavior::NonBlocking), true),
             None
         );
         let nb = base()
@@ -765,14 +769,35 @@ mod tests {
             Some(ToolBehavior::Blocking)
         );
         assert_eq!(
-            nb.scheduling_for("y", Some(ToolBehavior::NonBlocking)),
+            nb.scheduling_for("y", Some(ToolBehavior::NonBlocking), true),
             Some(ToolScheduling::Interrupt)
         );
         assert_eq!(
-            nb.scheduling_for("z", Some(ToolBehavior::NonBlocking)),
+            nb.scheduling_for("z", Some(ToolBehavior::NonBlocking), true),
             Some(ToolScheduling::WhenIdle)
         );
-        assert_eq!(nb.scheduling_for("z", Some(ToolBehavior::Blocking)), None);
+        assert_eq!(
+            nb.scheduling_for("z", Some(ToolBehavior::Blocking), true),
+            None
+        );
+        // Nothing configured: a handler that returned nothing is answered SILENT (0.61),
+        // one that returned a value gets the server default (key omitted).
+        let plain = base()
+            .tool_behavior(ToolBehavior::NonBlocking)
+            .config()
+            .unwrap();
+        assert_eq!(
+            plain.scheduling_for("z", Some(ToolBehavior::NonBlocking), true),
+            Some(ToolScheduling::Silent)
+        );
+        assert_eq!(
+            plain.scheduling_for("z", Some(ToolBehavior::NonBlocking), false),
+            None
+        );
+        assert_eq!(
+            plain.scheduling_for("z", Some(ToolBehavior::Blocking), true),
+            None
+        );
     }
 
     #[test]

@@ -404,10 +404,10 @@ impl Inner {
             .flatten()
     }
 
-    fn response_for(&self, call: &FunctionCall, text: &str) -> Value {
-        let scheduling = self
-            .config
-            .scheduling_for(&call.name, self.declared(&call.name));
+    fn response_for(&self, call: &FunctionCall, text: &str, returned_nothing: bool) -> Value {
+        let scheduling =
+            self.config
+                .scheduling_for(&call.name, self.declared(&call.name), returned_nothing);
         wire::function_response(
             call.id.as_deref(),
             &call.name,
@@ -442,7 +442,7 @@ impl Inner {
                 return;
             };
             if let Some(text) = out.model_text() {
-                let response = me.response_for(&call, &text);
+                let response = me.response_for(&call, &text, out == ToolOutput::Empty);
                 me.send_on(epoch, &wire::tool_response(vec![response]));
             }
         });
@@ -500,7 +500,8 @@ impl Inner {
                         ToolOutput::Silent => return None,
                         other => {
                             if let Some(text) = other.model_text() {
-                                responses.push(me.response_for(call, &text));
+                                let empty = other == ToolOutput::Empty;
+                                responses.push(me.response_for(call, &text, empty));
                             }
                         }
                     }
