@@ -245,8 +245,8 @@ impl Config {
 /// settings; `GOOGLE_GENAI_USE_VERTEXAI=true|1` with `GOOGLE_CLOUD_PROJECT` and
 /// `GOOGLE_CLOUD_LOCATION`; `GOOGLE_API_KEY`; `GEMINI_API_KEY`. Vertex AI needs an OAuth
 /// access token: [`vertex_access_token`](Self::vertex_access_token) or
-/// [`vertex_token_provider`](Self::vertex_token_provider) (Application Default Credentials are
-/// not resolved by this crate).
+/// [`vertex_token_provider`](Self::vertex_token_provider); with the cargo feature `vertex-adc`
+/// and neither set, Application Default Credentials (`adc_token_provider`).
 ///
 /// ```
 /// use clawops::providers::gemini::{GeminiRealtime, ToolBehavior};
@@ -484,6 +484,12 @@ impl GeminiRealtimeBuilder {
                     })?,
                 ),
             };
+            #[cfg(feature = "vertex-adc")]
+            let token = self
+                .vertex_token
+                .clone()
+                .unwrap_or_else(super::adc::adc_token_provider);
+            #[cfg(not(feature = "vertex-adc"))]
             let token = self
                 .vertex_token
                 .clone()
@@ -700,9 +706,19 @@ mod tests {
             ("GOOGLE_CLOUD_LOCATION", "us-central1"),
             ("GOOGLE_API_KEY", "ignored"),
         ];
+        // No token source: an error, or Application Default Credentials with `vertex-adc`.
+        #[cfg(not(feature = "vertex-adc"))]
         assert!(matches!(
             GeminiRealtimeBuilder::default().config_with_env(env(&vars)),
             Err(GeminiError::MissingCredentials)
+        ));
+        #[cfg(feature = "vertex-adc")]
+        assert!(matches!(
+            GeminiRealtimeBuilder::default().config_with_env(env(&vars)),
+            Ok(Config {
+                auth: Auth::Vertex { .. },
+                ..
+            })
         ));
         let c = GeminiRealtimeBuilder::default()
             .vertex_access_token("ya29.x")

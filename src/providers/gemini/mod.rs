@@ -16,7 +16,8 @@
 //!   with `GOOGLE_CLOUD_PROJECT` / `GOOGLE_CLOUD_LOCATION`): `wss://<location>-aiplatform.googleapis.com/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent`
 //!   with `Authorization: Bearer <token>` from
 //!   [`vertex_access_token`](GeminiRealtimeBuilder::vertex_access_token) or a
-//!   [`TokenProvider`] (asked on every connection attempt), model
+//!   [`TokenProvider`] (asked on every connection attempt; with the cargo feature `vertex-adc`
+//!   the default is Application Default Credentials, `adc_token_provider`), model
 //!   `projects/<p>/locations/<l>/publishers/google/models/<model>`.
 //!
 //! The first frame is `setup`: model, `generationConfig` (`responseModalities: ["AUDIO"]`, the
@@ -107,11 +108,15 @@
 //! }
 //! ```
 
+#[cfg(feature = "vertex-adc")]
+mod adc;
 mod config;
 mod error;
 mod session;
 mod wire;
 
+#[cfg(feature = "vertex-adc")]
+pub use adc::{CLOUD_PLATFORM_SCOPE, adc_token_provider};
 pub use config::{
     DEFAULT_API_VERSION, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_VERTEX_API_VERSION,
     DEFAULT_VOICE, GREETING_TEXT, GeminiRealtime, GeminiRealtimeBuilder, TokenProvider,
