@@ -148,7 +148,7 @@ fn the_mutations_are_hostile() {
 }
 
 /// Inputs the long run (`benches/fuzz.rs`) flagged, kept as regression inputs: integers beyond
-/// 64 bits and large floats in unknown frames (kept, compared to within one ULP).
+/// 64 bits and large floats in unknown frames (kept exactly: `float_roundtrip`).
 #[test]
 fn findings_of_the_long_run_stay_fixed() {
     for input in [

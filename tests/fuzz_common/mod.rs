@@ -293,15 +293,14 @@ pub fn message_check<M: Message>(bytes: &[u8]) -> CheckResult {
     Ok(Verdict::Value)
 }
 
-/// JSON equality where numbers that became floats may differ in the last bit: serde_json
-/// without its `float_roundtrip` feature parses some floats (and integers beyond 64 bits) up to
-/// one ULP off, so `1e19`-sized values are not bit-stable across a write/parse cycle (see the
-/// issue 12 note).
+/// JSON equality, numbers compared by value: an integer beyond 64 bits becomes a float, which
+/// must then survive a write/parse cycle exactly (serde_json's `float_roundtrip`, enabled by
+/// the crate; without it some floats came back one ULP off).
 pub fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
             match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => x == y || ((x - y) / x.abs().max(y.abs())).abs() < 1e-15,
+                (Some(x), Some(y)) => x.to_bits() == y.to_bits(),
                 _ => false,
             }
         }
