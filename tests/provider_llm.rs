@@ -375,6 +375,7 @@ mod anthropic {
 mod gemini {
     use super::*;
     use clawops::providers::llm::GeminiLlm;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn url_key_body_and_sse_function_call_round_trip() {
@@ -445,6 +446,62 @@ mod gemini {
              "systemInstruction":{"role":"user","parts":[{"text":SYSTEM}]},
              "tools":tools_json,
              "generationConfig":{"temperature":0.8,"maxOutputTokens":4096}})
+        );
+    }
+
+    #[tokio::test]
+    async fn vertex_ai_sends_a_bearer_token_to_the_resource_path_and_no_key() {
+        let answer = Reply::data(&[
+            json!({"candidates":[{"content":{"parts":[{"text":"네."}],"role":"model"},"finishReason":"STOP","index":0}]}),
+        ]);
+        let mut fake = FakeHttp::start(vec![answer]).await;
+        let asked = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = asked.clone();
+        let llm = GeminiLlm::builder()
+            .api_key("ignored-key")
+            .vertex("my-proj", "us-central1")
+            .vertex_token_provider(Arc::new(move || {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Box::pin(async move { Ok(format!("ya29.token-{n}")) })
+            }))
+            .base_url(&fake.base_url)
+            .build();
+        let events = ok(collect(&llm, &[ChatMessage::user("x")], &[]).await);
+        assert_eq!(events, vec![LlmEvent::Text("네.".into())]);
+        let req = fake.request().await;
+        assert_eq!(
+            req.uri,
+            "/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(req.headers["authorization"], "Bearer ya29.token-0");
+        assert!(
+            !req.headers.contains_key("x-goog-api-key"),
+            "{:?}",
+            req.headers
+        );
+        assert_eq!(
+            req.body,
+            json!({"contents":[{"role":"user","parts":[{"text":"x"}]}],
+                "generationConfig":{"temperature":0.8,"maxOutputTokens":4096}})
+        );
+        // The token source is asked for every request (tokens expire).
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // A failing token source is a typed configuration error, nothing is sent.
+        let failing = GeminiLlm::builder()
+            .vertex("my-proj", "us-central1")
+            .vertex_token_provider(Arc::new(|| {
+                Box::pin(async { Err("no credentials".to_owned()) })
+            }))
+            .base_url(&fake.base_url)
+            .build();
+        let err = failing
+            .generate(&[ChatMessage::user("x")], &[])
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, ProviderError::Config { provider: "gemini", message } if message == "no credentials"),
+            "{err:?}"
         );
     }
 

@@ -2,6 +2,12 @@
 //!
 //! This is the *text* model of the pipeline; the realtime Gemini Live session lives in
 //! `providers::gemini`.
+//!
+//! Credentials: an API key (`x-goog-api-key`; builder, `GOOGLE_API_KEY`, `GEMINI_API_KEY`) or
+//! Vertex AI ([`vertex`](GeminiLlmBuilder::vertex), or `GOOGLE_GENAI_USE_VERTEXAI=true|1` with
+//! `GOOGLE_CLOUD_PROJECT` / `GOOGLE_CLOUD_LOCATION` when no key is set) with
+//! `Authorization: Bearer <token>` from a [`TokenProvider`] asked before every request (with the
+//! cargo feature `vertex-adc` it defaults to Application Default Credentials).
 
 use std::collections::HashMap;
 
@@ -10,6 +16,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::EMPTY_HISTORY_TEXT;
+use crate::providers::gemini::TokenProvider;
 use crate::providers::pipeline::sse::{self, SseEvent, SseParser};
 use crate::providers::pipeline::{
     ChatMessage, Llm, LlmEvent, LlmStream, ProviderError, ProviderInfo, ToolCall, ToolSpec,
@@ -23,14 +30,19 @@ pub const GEMINI_DEFAULT_MODEL: &str = "gemini-2.5-flash";
 pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 /// API version path segment (google-genai 2.13 uses `v1beta`).
 pub const GEMINI_API_VERSION: &str = "v1beta";
+/// API version path segment on Vertex AI.
+pub const GEMINI_VERTEX_API_VERSION: &str = "v1beta1";
 
 /// Builds a [`GeminiLlm`].
 #[derive(Clone)]
 #[must_use]
 pub struct GeminiLlmBuilder {
     api_key: String,
-    base_url: String,
-    api_version: String,
+    /// Vertex AI project and location (wins over an empty key).
+    vertex: Option<(String, String)>,
+    vertex_token: Option<TokenProvider>,
+    base_url: Option<String>,
+    api_version: Option<String>,
     model: String,
     temperature: Option<f64>,
     max_output_tokens: u32,
@@ -42,24 +54,48 @@ impl std::fmt::Debug for GeminiLlmBuilder {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("api_key", &redacted(&self.api_key))
+            .field("vertex", &self.vertex)
             .finish_non_exhaustive()
     }
 }
 
 impl GeminiLlmBuilder {
-    /// The API key (default: `GOOGLE_API_KEY`, then `GEMINI_API_KEY`).
+    /// The API key (default: `GOOGLE_API_KEY`, then `GEMINI_API_KEY`); replaces Vertex AI.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = key.into();
+        self.vertex = None;
         self
     }
-    /// The base URL (default [`GEMINI_BASE_URL`]).
+    /// Uses Vertex AI in `project` / `location` (e.g. `us-central1`); replaces the API key.
+    pub fn vertex(mut self, project: impl Into<String>, location: impl Into<String>) -> Self {
+        self.vertex = Some((project.into(), location.into()));
+        self.api_key.clear();
+        self
+    }
+    /// A fixed Vertex AI OAuth access token (scope `cloud-platform`).
+    pub fn vertex_access_token(mut self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.vertex_token = Some(std::sync::Arc::new(move || {
+            let token = token.clone();
+            Box::pin(async move { Ok(token) })
+        }));
+        self
+    }
+    /// A Vertex AI access-token source, asked before every request.
+    pub fn vertex_token_provider(mut self, provider: TokenProvider) -> Self {
+        self.vertex_token = Some(provider);
+        self
+    }
+    /// The base URL (default [`GEMINI_BASE_URL`]; on Vertex AI
+    /// `https://<location>-aiplatform.googleapis.com`).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
+        self.base_url = Some(url.into());
         self
     }
-    /// The API version segment (default [`GEMINI_API_VERSION`]).
+    /// The API version segment (default [`GEMINI_API_VERSION`]; on Vertex AI
+    /// [`GEMINI_VERTEX_API_VERSION`]).
     pub fn api_version(mut self, version: impl Into<String>) -> Self {
-        self.api_version = version.into();
+        self.api_version = Some(version.into());
         self
     }
     /// The model (default [`GEMINI_DEFAULT_MODEL`]).
@@ -79,15 +115,21 @@ impl GeminiLlmBuilder {
     }
     /// The LLM.
     pub fn build(self) -> GeminiLlm {
+        #[cfg_attr(not(feature = "vertex-adc"), allow(unused_mut))]
+        let mut config = self;
+        #[cfg(feature = "vertex-adc")]
+        if config.vertex.is_some() && config.vertex_token.is_none() {
+            config.vertex_token = Some(crate::providers::gemini::adc_token_provider());
+        }
         GeminiLlm {
-            config: self,
+            config,
             client: reqwest::Client::new(),
         }
     }
 }
 
-/// Gemini through `streamGenerateContent` with an API key (`x-goog-api-key`). Vertex AI
-/// (OAuth) is not supported by this provider.
+/// Gemini through `streamGenerateContent`, with an API key (`x-goog-api-key`) or on Vertex AI
+/// (bearer token); see the [module docs](self).
 #[derive(Clone)]
 pub struct GeminiLlm {
     config: GeminiLlmBuilder,
@@ -143,16 +185,33 @@ fn gemini_schema(schema: &Value) -> Value {
 }
 
 impl GeminiLlm {
-    /// A builder with the environment's key.
+    /// A builder with the environment's credentials: `GOOGLE_API_KEY`, then `GEMINI_API_KEY`;
+    /// without a key, Vertex AI when `GOOGLE_GENAI_USE_VERTEXAI` is `true`/`1` and
+    /// `GOOGLE_CLOUD_PROJECT` and `GOOGLE_CLOUD_LOCATION` are set.
     pub fn builder() -> GeminiLlmBuilder {
         let mut api_key = env_key("GOOGLE_API_KEY");
         if api_key.is_empty() {
             api_key = env_key("GEMINI_API_KEY");
         }
+        let use_vertex = matches!(
+            env_key("GOOGLE_GENAI_USE_VERTEXAI")
+                .to_ascii_lowercase()
+                .as_str(),
+            "true" | "1"
+        );
+        let (project, location) = (
+            env_key("GOOGLE_CLOUD_PROJECT"),
+            env_key("GOOGLE_CLOUD_LOCATION"),
+        );
+        let vertex =
+            (api_key.is_empty() && use_vertex && !project.is_empty() && !location.is_empty())
+                .then_some((project, location));
         GeminiLlmBuilder {
             api_key,
-            base_url: GEMINI_BASE_URL.to_owned(),
-            api_version: GEMINI_API_VERSION.to_owned(),
+            vertex,
+            vertex_token: None,
+            base_url: None,
+            api_version: None,
             model: GEMINI_DEFAULT_MODEL.to_owned(),
             temperature: Some(0.8),
             max_output_tokens: 4096,
@@ -160,13 +219,41 @@ impl GeminiLlm {
     }
 
     /// The request URL.
+    ///
+    /// ```
+    /// use clawops::providers::llm::GeminiLlm;
+    /// let llm = GeminiLlm::builder().vertex("proj", "us-central1").vertex_access_token("t").build();
+    /// assert_eq!(
+    ///     llm.url(),
+    ///     "https://us-central1-aiplatform.googleapis.com/v1beta1/projects/proj/locations/\
+    ///      us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    ///         .replace(' ', "")
+    /// );
+    /// ```
     pub fn url(&self) -> String {
-        format!(
-            "{}/{}/models/{}:streamGenerateContent?alt=sse",
-            self.config.base_url.trim_end_matches('/'),
-            self.config.api_version,
-            self.config.model
-        )
+        let c = &self.config;
+        match &c.vertex {
+            None => format!(
+                "{}/{}/models/{}:streamGenerateContent?alt=sse",
+                c.base_url
+                    .as_deref()
+                    .unwrap_or(GEMINI_BASE_URL)
+                    .trim_end_matches('/'),
+                c.api_version.as_deref().unwrap_or(GEMINI_API_VERSION),
+                c.model
+            ),
+            Some((project, location)) => {
+                let host = format!("https://{location}-aiplatform.googleapis.com");
+                format!(
+                    "{}/{}/projects/{project}/locations/{location}/publishers/google/models/{}:streamGenerateContent?alt=sse",
+                    c.base_url.as_deref().unwrap_or(&host).trim_end_matches('/'),
+                    c.api_version
+                        .as_deref()
+                        .unwrap_or(GEMINI_VERTEX_API_VERSION),
+                    c.model
+                )
+            }
+        }
     }
 
     /// The request body for `messages` and `tools`.
@@ -307,12 +394,38 @@ impl Llm for GeminiLlm {
         tools: &[ToolSpec],
     ) -> Result<LlmStream, ProviderError> {
         let mut headers = HeaderMap::new();
-        let key =
-            HeaderValue::from_str(&self.config.api_key).map_err(|_| ProviderError::Config {
+        if self.config.vertex.is_some() {
+            let source =
+                self.config
+                    .vertex_token
+                    .as_ref()
+                    .ok_or_else(|| ProviderError::Config {
+                        provider: PROVIDER,
+                        message: "Vertex AI needs an access token: vertex_access_token, \
+                              vertex_token_provider, or the vertex-adc feature"
+                            .into(),
+                    })?;
+            let token = source().await.map_err(|message| ProviderError::Config {
                 provider: PROVIDER,
-                message: "API key is not a valid header value".into(),
+                message,
             })?;
-        headers.insert("x-goog-api-key", key);
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                ProviderError::Config {
+                    provider: PROVIDER,
+                    message: "access token is not a valid header value".into(),
+                }
+            })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        } else {
+            let mut key =
+                HeaderValue::from_str(&self.config.api_key).map_err(|_| ProviderError::Config {
+                    provider: PROVIDER,
+                    message: "API key is not a valid header value".into(),
+                })?;
+            key.set_sensitive(true);
+            headers.insert("x-goog-api-key", key);
+        }
         let body = self.request_body(messages, tools);
         let events = sse::post(&self.client, PROVIDER, &self.url(), headers, &body).await?;
         Ok(sse::llm_stream(events, Parser::default()))
