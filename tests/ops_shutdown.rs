@@ -208,6 +208,9 @@ async fn third_sigterm_cuts_the_calls_in_progress() {
     let child = ready_child(&emu, &marker).await;
     let call = long_call(&emu).await;
     child.signal("TERM");
+    // Two signals of one kind that arrive before the process reads the first are one signal
+    // (Unix does not queue them): give the first time to be taken.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     child.signal("TERM");
     wait_until(10, "slot released", async || !agent_listed(&emu).await).await;
     child.signal("TERM");
@@ -249,7 +252,8 @@ async fn retiring_process_never_reconnects_after_a_drop() {
     let child = ready_child(&emu, &marker).await;
     let call = long_call(&emu).await;
     child.signal("TERM"); // lame duck from here on
-    // Make sure the signal was taken (a call is still answered, by the same connection).
+    // Give the signal time to be taken; a call is still answered, by the same connection.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let probe_call = long_call(&emu).await;
     hang_up(&emu, &probe_call).await;
     // The connection drops (1006): a retiring process must not come back.
