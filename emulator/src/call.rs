@@ -10,10 +10,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use clawops_api::events::{
     CallEnded, CallIncoming, CallOutboundReady, CallRinging, CallTransferCompleted,
     CallTransferConnected, CallTransferFailed, CallTransferStarted, ControlEvent, DtmfTrack,
-    InboundDtmfKey, InboundMediaChunk, MediaCommand, MediaConnected, MediaDtmf, MediaEncoding,
-    MediaEvent, MediaFormat, MediaInbound, MediaMark, MediaMarkInfo, MediaStart, MediaStop,
-    MediaStreamStart, MediaStreamStop, MediaTrack, TransferFailureReason, TransferRequest,
-    TransferRequestAfter, TransferResult, TransferResultStatus,
+    InboundDtmfKey, MediaCommand, MediaConnected, MediaDtmf, MediaEncoding, MediaEvent,
+    MediaFormat, MediaMark, MediaMarkInfo, MediaStart, MediaStop, MediaStreamStart,
+    MediaStreamStop, MediaTrack, TransferFailureReason, TransferRequest, TransferRequestAfter,
+    TransferResult, TransferResultStatus,
 };
 use clawops_api::types::{CallStatus, Direction};
 use futures_util::{SinkExt, StreamExt};
@@ -576,6 +576,11 @@ impl MediaLeg<'_> {
 
     /// Handles one text frame from the agent; returns frames to send back.
     fn on_agent_text(&mut self, text: &str, realtime: bool) -> Vec<WsMessage> {
+        // The hot path (agent audio every 20 ms): read without copying the payload string.
+        if let Some(frame) = FastOutbound::parse(text) {
+            self.agent_audio(frame.media.payload);
+            return self.after_command(realtime);
+        }
         let command = match MediaCommand::from_json(text) {
             Ok(c) => c,
             Err(error) => {
@@ -588,31 +593,7 @@ impl MediaLeg<'_> {
             }
         };
         match command {
-            MediaCommand::MediaOutbound(m) => match B64.decode(m.media.payload.as_bytes()) {
-                Ok(bytes) => {
-                    let delay = self.stamps.as_ref().and_then(|sent| {
-                        let stamp = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-                        let at = sent.get(usize::try_from(stamp).ok()?)?;
-                        Some(at.elapsed().as_micros() as u64)
-                    });
-                    {
-                        let mut view = self.call.view();
-                        view.audio_bytes += bytes.len() as u64;
-                        view.audio_frames += 1;
-                        if let Some(d) = delay
-                            && view.echo_delays_us.len() < 1_000_000
-                        {
-                            view.echo_delays_us.push(d);
-                        }
-                    }
-                    self.queue.push_back(Played::Audio(bytes));
-                }
-                Err(_) => self
-                    .call
-                    .view()
-                    .malformed_frames
-                    .push("media payload is not base64".into()),
-            },
+            MediaCommand::MediaOutbound(m) => self.agent_audio(&m.media.payload),
             MediaCommand::MediaMarkOut(m) => {
                 self.call.view().marks.push(m.mark.name.clone());
                 self.call.record_frame(
@@ -634,6 +615,40 @@ impl MediaLeg<'_> {
             MediaCommand::Unknown(value) => self.call.record_frame(value),
             _ => {}
         }
+        self.after_command(realtime)
+    }
+
+    /// One chunk of agent audio (base64): timed when stamped, counted, queued for playback.
+    fn agent_audio(&mut self, payload: &str) {
+        match B64.decode(payload.as_bytes()) {
+            Ok(bytes) => {
+                let delay = self.stamps.as_ref().and_then(|sent| {
+                    let stamp = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+                    let at = sent.get(usize::try_from(stamp).ok()?)?;
+                    Some(at.elapsed().as_micros() as u64)
+                });
+                {
+                    let mut view = self.call.view();
+                    view.audio_bytes += bytes.len() as u64;
+                    view.audio_frames += 1;
+                    if let Some(d) = delay
+                        && view.echo_delays_us.len() < 1_000_000
+                    {
+                        view.echo_delays_us.push(d);
+                    }
+                }
+                self.queue.push_back(Played::Audio(bytes));
+            }
+            Err(_) => self
+                .call
+                .view()
+                .malformed_frames
+                .push("media payload is not base64".into()),
+        }
+    }
+
+    /// Frames due after a command: marks with nothing queued before them are due at once.
+    fn after_command(&mut self, realtime: bool) -> Vec<WsMessage> {
         if realtime {
             // Marks with nothing queued before them are due at once.
             if self.has_queued_audio() {
@@ -853,18 +868,10 @@ fn caller_frame(
     if let Some(stamps) = leg.stamps.as_mut() {
         stamps.push(std::time::Instant::now());
     }
-    let sequence_number = leg.next_seq();
-    let mut out: Vec<WsMessage> = MediaLeg::frame(MediaEvent::MediaInbound(MediaInbound {
-        media: InboundMediaChunk {
-            chunk: Some((index + 1).to_string()),
-            payload: B64.encode(frame),
-            timestamp: Some((index * 20).to_string()),
-            track: Some(MediaTrack::Inbound),
-        },
-        sequence_number,
-    }))
-    .into_iter()
-    .collect();
+    leg.seq += 1;
+    let mut out = vec![WsMessage::Text(
+        caller_media_json(index, frame, leg.seq).into(),
+    )];
     for (k, at) in dtmf_at.iter().enumerate() {
         if *at == index + 1 || (*at == 0 && index == 0) {
             let digit = digits[k].to_string();
@@ -880,6 +887,51 @@ fn caller_frame(
         }
     }
     out
+}
+
+/// The caller-audio `media` event for frame `index`, byte for byte what `MediaEvent::to_json`
+/// writes for it (see the test), built directly: digits and base64 need no JSON escaping.
+fn caller_media_json(index: usize, frame: &[u8], seq: u64) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(128 + frame.len().div_ceil(3) * 4);
+    let _ = write!(
+        text,
+        r#"{{"event":"media","media":{{"chunk":"{}","payload":""#,
+        index + 1
+    );
+    B64.encode_string(frame, &mut text);
+    let _ = write!(
+        text,
+        r#"","timestamp":"{}","track":"inbound"}},"sequenceNumber":"{seq}"}}"#,
+        index * 20
+    );
+    text
+}
+
+/// An agent `media` command read with borrowed strings. Fields and types mirror the generated
+/// `MediaOutbound` / `OutboundMediaChunk` (plus the `event` tag): whenever this parses, the
+/// generic `MediaCommand::from_json` reads the same payload; anything else takes the generic path.
+#[derive(serde::Deserialize)]
+struct FastOutbound<'a> {
+    event: &'a str,
+    #[serde(borrow)]
+    media: FastOutboundChunk<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct FastOutboundChunk<'a> {
+    payload: &'a str,
+}
+
+impl<'a> FastOutbound<'a> {
+    fn parse(text: &'a str) -> Option<Self> {
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str::<Self>(text)
+            .ok()
+            .filter(|frame| frame.event == "media")
+    }
 }
 
 /// Records a transfer request and runs its scripted result in its own task.
@@ -965,5 +1017,64 @@ async fn run_transfer(shared: &Arc<Shared>, call: &Arc<LiveCall>, req: TransferR
     }
     if !ended_first {
         let _ = call.tx.send(CallInput::TransferDone { terminate });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clawops_api::events::{InboundMediaChunk, MediaInbound};
+
+    #[test]
+    fn caller_media_json_matches_generated_serializer() {
+        for (index, len, seq) in [
+            (0usize, 160usize, 2u64),
+            (7, 160, 9),
+            (1234, 159, 99_999),
+            (3, 0, 1),
+        ] {
+            let frame: Vec<u8> = (0..len).map(|i| (i * 13 % 256) as u8).collect();
+            let generic = MediaEvent::MediaInbound(MediaInbound {
+                media: InboundMediaChunk {
+                    chunk: Some((index + 1).to_string()),
+                    payload: B64.encode(&frame),
+                    timestamp: Some((index * 20).to_string()),
+                    track: Some(MediaTrack::Inbound),
+                },
+                sequence_number: Some(seq.to_string()),
+            })
+            .to_json()
+            .unwrap();
+            assert_eq!(caller_media_json(index, &frame, seq), generic);
+        }
+    }
+
+    #[test]
+    fn fast_outbound_agrees_with_generated_parser() {
+        let frames = [
+            r#"{"event":"media","media":{"payload":"AAEC"}}"#,
+            r#" {"media":{"payload":"//8=","x":1},"event":"media","y":[null]} "#,
+            r#"{"event":"media","media":["AA=="]}"#,
+            r#"{"event":"media","media":{"payload":"A\u0041=="}}"#,
+            r#"{"event":"media","event":"media","media":{"payload":"AA=="}}"#,
+            r#"{"event":"media","media":{"payload":12}}"#,
+            r#"{"event":"media"}"#,
+            r#"["media",{"payload":"AA=="}]"#,
+            r#"{"event":"mark","media":{"payload":"AA=="}}"#,
+            r#"{"event":"media","media":{"payload":"AA=="}} x"#,
+            "not json",
+        ];
+        for text in frames {
+            if let Some(fast) = FastOutbound::parse(text) {
+                let generic = MediaCommand::from_json(text);
+                let Ok(MediaCommand::MediaOutbound(m)) = generic else {
+                    panic!("fast path accepted {text} but generic gave {generic:?}");
+                };
+                assert_eq!(fast.media.payload, m.media.payload);
+            }
+        }
+        assert!(FastOutbound::parse(frames[0]).is_some());
+        assert!(FastOutbound::parse(frames[1]).is_some());
+        assert!(FastOutbound::parse(frames[2]).is_some());
     }
 }

@@ -279,7 +279,7 @@ impl Call {
             self.inner.tx_gain.apply(&mut ulaw);
         }
         if let Some(rec) = &self.inner.recorder {
-            crate::sync::lock(&rec).record_outbound(&ulaw);
+            crate::sync::lock(rec).record_outbound(&ulaw);
         }
         self.inner.media.send_audio(ulaw);
     }

@@ -332,7 +332,12 @@ async fn connect(url: &str, api_key: &str, shared: &Shared) -> Result<Ws, Connec
         .map_err(|_| ConnectError::Failed("API key has invalid header characters".into()))?;
     auth.set_sensitive(true);
     request.headers_mut().insert("authorization", auth);
-    let attempt = tokio_tungstenite::connect_async_tls_with_config(request, None, true, None);
+    // tungstenite zero-fills its read buffer on every read: 128 KiB by default, far more than
+    // a control frame needs (larger frames are simply read in several pieces).
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(16 * 1024);
+    let attempt =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, None);
     tokio::select! {
         result = tokio::time::timeout(Duration::from_secs(15), attempt) => match result {
             Ok(Ok((ws, _))) => Ok(ws),

@@ -43,14 +43,14 @@ impl EchoSession {
     }
 
     fn call(&self) -> Option<CallHandle> {
-        self.call.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::lock(&self.call).clone()
     }
 }
 
 #[async_trait]
 impl Session for EchoSession {
     async fn attach(&self, call: CallHandle) -> Result<(), AgentError> {
-        *self.call.lock().unwrap_or_else(|p| p.into_inner()) = Some(call);
+        *crate::sync::lock(&self.call) = Some(call);
         Ok(())
     }
 
@@ -71,6 +71,6 @@ impl Session for EchoSession {
     }
 
     async fn stop(&self) {
-        self.call.lock().unwrap_or_else(|p| p.into_inner()).take();
+        crate::sync::lock(&self.call).take();
     }
 }

@@ -15,7 +15,7 @@ use clawops_api::events::{
     CallMetrics as CallMetricsFrame, CallSessionFailed, CallTelemetry, ControlCommand,
 };
 use clawops_api::types::{CallStatus, Direction};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -24,7 +24,9 @@ use super::call::{Call, CallParts, EndReason, TERMINAL_FRAME_GRACE};
 use super::control::ControlLink;
 use super::dtmf::{CallDtmf, DigitRoute, DtmfDeliveries, DtmfSettings};
 use super::events::{CallEvent, EventHandler, Handlers, spawn_event_queue};
-use super::media::{MediaDriver, MediaEnd, MediaIn, MediaSettings, media_link};
+use super::media::{
+    Feeding, MediaConsumer, MediaDriver, MediaEnd, MediaIn, MediaSettings, media_link,
+};
 use super::session::{CallHandle, Session};
 use super::transfer::TransferRegistry;
 use crate::audio::Gain;
@@ -197,43 +199,18 @@ async fn drive_call_traced(
     crate::telemetry::record_llm(&llm_span, session.telemetry().as_ref());
     send_telemetry(ctx, &call, session.as_ref(), mcp.tool_count);
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<MediaIn>();
     let (done_tx, mut done_rx) = watch::channel(false);
-    let media = driver.run(&media_url, ctx.media, tx);
-    let consume = async {
-        let mut late = super::ops::LateFrames::new();
-        while let Some(item) = rx.recv().await {
-            match item {
-                MediaIn::Audio {
-                    mut payload,
-                    timestamp_ms,
-                } => {
-                    if late.on_frame(timestamp_ms) {
-                        call.record_late_frame();
-                    }
-                    if !ctx.rx_gain.is_unity() {
-                        ctx.rx_gain.apply(&mut payload);
-                    }
-                    if let Some(rec) = &call.inner.recorder {
-                        rec.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .record_inbound(&payload, timestamp_ms);
-                    }
-                    session.feed_audio(Bytes::from(payload), timestamp_ms).await;
-                }
-                MediaIn::Dtmf(digit) => {
-                    call.emit(CallEvent::Dtmf(digit.clone()));
-                    if matches!(call.inner.dtmf.on_digit(&digit), DigitRoute::Collector) {
-                        // Interrupt the prompt, like <Gather>.
-                        call.clear_audio();
-                    }
-                }
-                MediaIn::Start => {}
-            }
-        }
+    // Caller audio and keys are consumed inside the media socket's task, in arrival order (no
+    // channel and no extra wake-up per 20 ms frame).
+    let consumer = CallConsumer {
+        ctx,
+        call: &call,
+        session: session.as_ref(),
+        late: std::sync::Mutex::new(super::ops::LateFrames::new()),
     };
+    let media = driver.run(&media_url, ctx.media, &consumer);
     let main = async {
-        let (end, ()) = tokio::join!(media, consume);
+        let end = media.await;
         call.inner.dtmf.end();
         done_tx.send_replace(true);
         end
@@ -280,9 +257,48 @@ async fn drive_call_traced(
     call.mark_ended(Some(CallEvent::End));
 }
 
+/// What the call does with each inbound media item (runs inside the media socket's task).
+struct CallConsumer<'a> {
+    ctx: &'a CallContext,
+    call: &'a Call,
+    session: &'a dyn Session,
+    late: std::sync::Mutex<super::ops::LateFrames>,
+}
+
+impl MediaConsumer for CallConsumer<'_> {
+    fn consume(&self, item: MediaIn) -> Option<Feeding<'_>> {
+        match item {
+            MediaIn::Audio {
+                mut payload,
+                timestamp_ms,
+            } => {
+                if crate::sync::lock(&self.late).on_frame(timestamp_ms) {
+                    self.call.record_late_frame();
+                }
+                if !self.ctx.rx_gain.is_unity() {
+                    self.ctx.rx_gain.apply(&mut payload);
+                }
+                if let Some(rec) = &self.call.inner.recorder {
+                    crate::sync::lock(rec).record_inbound(&payload, timestamp_ms);
+                }
+                Some(self.session.feed_audio(Bytes::from(payload), timestamp_ms))
+            }
+            MediaIn::Dtmf(digit) => {
+                self.call.emit(CallEvent::Dtmf(digit.clone()));
+                if matches!(self.call.inner.dtmf.on_digit(&digit), DigitRoute::Collector) {
+                    // Interrupt the prompt, like <Gather>.
+                    self.call.clear_audio();
+                }
+                None
+            }
+            MediaIn::Start => None,
+        }
+    }
+}
+
 fn finish_recording(call: &Call) {
     if let Some(rec) = &call.inner.recorder {
-        let mut rec = rec.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rec = crate::sync::lock(rec);
         if let Err(error) = rec.finish() {
             tracing::warn!(call_id = %call.call_id(), %error, "recording incomplete");
         }

@@ -207,16 +207,11 @@ impl BufferingCall {
     /// counts; later audio sent to the stand-in is forwarded to nobody (dropped).
     pub fn flush_into(&self, call: &dyn CallControl) -> BTreeMap<&'static str, u64> {
         self.attached.store(true, Ordering::SeqCst);
-        let chunks = std::mem::take(&mut *self.audio.lock().unwrap_or_else(|p| p.into_inner()));
+        let chunks = std::mem::take(&mut *crate::sync::lock(&self.audio));
         for chunk in chunks {
             call.send_audio(chunk);
         }
-        let dropped = std::mem::take(
-            &mut *self
-                .dropped_events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
+        let dropped = std::mem::take(&mut *crate::sync::lock(&self.dropped_events));
         if !dropped.is_empty() {
             tracing::info!(call_id = %self.call_id, ?dropped, "events emitted before answer were dropped");
         }
@@ -225,12 +220,7 @@ impl BufferingCall {
 
     /// Bytes currently buffered.
     pub fn buffered_bytes(&self) -> usize {
-        self.audio
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(Bytes::len)
-            .sum()
+        crate::sync::lock(&self.audio).iter().map(Bytes::len).sum()
     }
 
     /// (tool calls, tool errors, interrupts) recorded during prewarm.
@@ -253,15 +243,12 @@ impl CallControl for BufferingCall {
     }
     fn send_audio(&self, ulaw: Bytes) {
         if !self.attached.load(Ordering::SeqCst) {
-            self.audio
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(ulaw);
+            crate::sync::lock(&self.audio).push(ulaw);
         }
     }
     fn clear_audio(&self) {
         self.interrupts.fetch_add(1, Ordering::Relaxed);
-        self.audio.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        crate::sync::lock(&self.audio).clear();
     }
     async fn hangup(&self) {
         tracing::warn!(call_id = %self.call_id, "hangup requested before answer; ignored");
@@ -272,10 +259,7 @@ impl CallControl for BufferingCall {
             SessionEvent::TranscriptDelta { .. } => "transcript_delta",
             SessionEvent::SessionLost { .. } => "session_lost",
         };
-        *self
-            .dropped_events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        *crate::sync::lock(&self.dropped_events)
             .entry(name)
             .or_default() += 1;
     }
