@@ -373,3 +373,92 @@ async fn incident_14_mcp_tools_resynced_at_attach() {
     assert!(!process_exists(pid_of(&pid_file)));
     emu.shutdown().await;
 }
+
+/// A one-call media server on loopback: `connected`, `start`, then every mark echoed until the
+/// client closes. Returns the `ws://` URL.
+async fn media_server() -> String {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let start = json!({"event": "start", "sequenceNumber": "1", "start": {
+            "streamId": "MZ1", "callId": "CA_runner", "accountId": "AC1", "tracks": ["inbound"],
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            "customParameters": {}}});
+        for frame in [
+            json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+            start,
+        ] {
+            if ws.send(Message::text(frame.to_string())).await.is_err() {
+                return;
+            }
+        }
+        while let Some(Ok(msg)) = ws.next().await {
+            match msg {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                    if v["event"] == "mark" {
+                        let echo =
+                            json!({"event": "mark", "sequenceNumber": "9", "mark": v["mark"]});
+                        let _ = ws.send(Message::text(echo.to_string())).await;
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    });
+    format!("ws://{addr}/v1/agent/media/CA_runner?token=t")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_runner_gives_its_session_the_mcp_tools_and_reaps_the_server() {
+    use clawops::agent::{CallRunner, SessionTools};
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let url = media_server().await;
+    let probe = Probe::default();
+    let session = ModelSession::new(
+        vec![
+            ("lookup_order", r#"{"order_id":"R-1"}"#.into()),
+            ("local_echo", r#"{"text":"runner"}"#.into()),
+        ],
+        probe.clone(),
+    );
+    let call = tokio::time::timeout(
+        Duration::from_secs(30),
+        CallRunner::new("CA_runner", "01012345678", NUMBER)
+            .tools(SessionTools {
+                registry: user_tools(),
+                ..SessionTools::default()
+            })
+            .mcp_server(stdio(&pid_file))
+            .run(&url, Box::new(session)),
+    )
+    .await
+    .expect("the call ends")
+    .expect("the call ran");
+    assert!(call.is_ended());
+    let results = probe.results.lock().unwrap().clone();
+    assert_eq!(
+        results,
+        [
+            ("lookup_order".to_owned(), "order R-1: shipped".to_owned()),
+            ("local_echo".to_owned(), "local runner".to_owned()),
+        ]
+    );
+    // One offer, before the session started: the runner's tools, then the server's.
+    let offered = probe.offered.lock().unwrap().clone();
+    assert_eq!(offered.len(), 1, "{offered:?}");
+    assert_eq!(offered[0][0], "local_echo");
+    assert!(
+        offered[0].iter().any(|t| t == "lookup_order"),
+        "{offered:?}"
+    );
+    // The stdio server was closed and reaped with the call.
+    let pid = pid_of(&pid_file);
+    eventually(10, "MCP child reaped", || !process_exists(pid)).await;
+}

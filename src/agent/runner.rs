@@ -27,7 +27,7 @@ use super::events::{CallEvent, EventHandler, Handlers, spawn_event_queue};
 use super::media::{
     Feeding, MediaConsumer, MediaDriver, MediaEnd, MediaIn, MediaSettings, media_link,
 };
-use super::session::{CallHandle, Session};
+use super::session::{CallHandle, Session, SessionTools};
 use super::transfer::TransferRegistry;
 use crate::audio::Gain;
 
@@ -359,6 +359,8 @@ pub struct CallRunner {
     tx_gain: f32,
     handlers: Handlers,
     heartbeat: Duration,
+    tools: Option<SessionTools>,
+    mcp: super::mcp::McpServers,
 }
 
 impl std::fmt::Debug for CallRunner {
@@ -383,7 +385,25 @@ impl CallRunner {
             tx_gain: 1.0,
             handlers: Handlers::default(),
             heartbeat: super::media::MEDIA_HEARTBEAT,
+            tools: None,
+            mcp: super::mcp::McpServers::default(),
         }
+    }
+
+    /// The call's tools (your registry, the builtins, hold audio), given to the session before
+    /// it starts. Without this the session keeps the tools it was built with; with MCP servers
+    /// their tools are added to these.
+    pub fn tools(mut self, tools: SessionTools) -> Self {
+        self.tools = Some(tools);
+        self
+    }
+
+    /// Adds an MCP server whose tools this call may use (feature `mcp`): connected before the
+    /// session starts, closed when the call ends, as on an [`Agent`](super::Agent).
+    #[cfg(feature = "mcp")]
+    pub fn mcp_server(mut self, server: crate::mcp::McpServer) -> Self {
+        self.mcp.servers.push(server);
+        self
     }
 
     /// The account id reported by [`Call::account_id`].
@@ -436,6 +456,18 @@ impl CallRunner {
     /// Connects to `media_url` and runs the call to its end; returns the ended call.
     pub async fn run(self, media_url: &str, session: Box<dyn Session>) -> Result<Call, AgentError> {
         let tasks = TaskTracker::new();
+        let given = self.tools.is_some();
+        let tools = self.tools.unwrap_or_default();
+        let builtin_names = tools
+            .builtins
+            .iter()
+            .filter_map(|b| b.name().parse().ok())
+            .collect();
+        let tool_count = tools.registry.len();
+        let mcp = self.mcp.into_plan(tools.clone());
+        if mcp.server_count() == 0 && given {
+            session.set_tools(tools);
+        }
         let ctx = CallContext {
             account_id: self.account_id,
             control: None,
@@ -450,9 +482,9 @@ impl CallRunner {
             handlers: self.handlers,
             tasks: tasks.clone(),
             recording: None,
-            builtin_names: Vec::new(),
-            tool_count: 0,
-            mcp: Default::default(),
+            builtin_names,
+            tool_count,
+            mcp,
             rest: None,
         };
         let status = match self.direction {

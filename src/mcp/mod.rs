@@ -2,7 +2,8 @@
 //! [rmcp](https://docs.rs/rmcp), the official Rust MCP SDK).
 //!
 //! Configure servers on the agent with
-//! [`AgentBuilder::mcp_server`](crate::agent::AgentBuilder::mcp_server):
+//! [`AgentBuilder::mcp_server`](crate::agent::AgentBuilder::mcp_server), or on a standalone
+//! call with [`CallRunner::mcp_server`](crate::agent::CallRunner::mcp_server):
 //!
 //! - [`McpServer::stdio`]: spawn `command args…` and speak MCP over its stdin/stdout. The child
 //!   gets only `HOME`, `LOGNAME`, `PATH`, `SHELL`, `TERM`, `USER` from the agent's environment
