@@ -73,6 +73,27 @@ impl ToolScheduling {
 pub type TokenProvider =
     Arc<dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync + 'static>;
 
+/// A token source that always gives `token`.
+pub(crate) fn fixed_token(token: String) -> TokenProvider {
+    Arc::new(move || {
+        let token = token.clone();
+        Box::pin(async move { Ok(token) })
+    })
+}
+
+/// The token source when none is configured: Application Default Credentials with the
+/// `vertex-adc` feature, else none.
+pub(crate) fn default_token_source() -> Option<TokenProvider> {
+    #[cfg(feature = "vertex-adc")]
+    {
+        Some(super::adc::adc_token_provider())
+    }
+    #[cfg(not(feature = "vertex-adc"))]
+    {
+        None
+    }
+}
+
 /// How the session authenticates.
 #[derive(Clone)]
 pub(crate) enum Auth {
@@ -320,11 +341,7 @@ impl GeminiRealtimeBuilder {
     }
     /// A fixed Vertex AI OAuth access token (scope `cloud-platform`).
     pub fn vertex_access_token(mut self, token: impl Into<String>) -> Self {
-        let token: String = token.into();
-        self.vertex_token = Some(Arc::new(move || {
-            let t = token.clone();
-            Box::pin(async move { Ok(t) })
-        }));
+        self.vertex_token = Some(fixed_token(token.into()));
         self
     }
     /// A Vertex AI access-token source, asked once per connection attempt.
@@ -484,15 +501,10 @@ impl GeminiRealtimeBuilder {
                     })?,
                 ),
             };
-            #[cfg(feature = "vertex-adc")]
             let token = self
                 .vertex_token
                 .clone()
-                .unwrap_or_else(super::adc::adc_token_provider);
-            #[cfg(not(feature = "vertex-adc"))]
-            let token = self
-                .vertex_token
-                .clone()
+                .or_else(default_token_source)
                 .ok_or(GeminiError::MissingCredentials)?;
             Auth::Vertex {
                 project,

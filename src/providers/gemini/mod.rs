@@ -110,7 +110,7 @@
 
 #[cfg(feature = "vertex-adc")]
 mod adc;
-mod config;
+pub(crate) mod config;
 mod error;
 mod session;
 mod wire;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::EMPTY_HISTORY_TEXT;
 use crate::providers::gemini::TokenProvider;
+use crate::providers::gemini::config::{default_token_source, fixed_token};
 use crate::providers::pipeline::sse::{self, SseEvent, SseParser};
 use crate::providers::pipeline::{
     ChatMessage, Llm, LlmEvent, LlmStream, ProviderError, ProviderInfo, ToolCall, ToolSpec,
@@ -74,11 +75,7 @@ impl GeminiLlmBuilder {
     }
     /// A fixed Vertex AI OAuth access token (scope `cloud-platform`).
     pub fn vertex_access_token(mut self, token: impl Into<String>) -> Self {
-        let token = token.into();
-        self.vertex_token = Some(std::sync::Arc::new(move || {
-            let token = token.clone();
-            Box::pin(async move { Ok(token) })
-        }));
+        self.vertex_token = Some(fixed_token(token.into()));
         self
     }
     /// A Vertex AI access-token source, asked before every request.
@@ -114,15 +111,12 @@ impl GeminiLlmBuilder {
         self
     }
     /// The LLM.
-    pub fn build(self) -> GeminiLlm {
-        #[cfg_attr(not(feature = "vertex-adc"), allow(unused_mut))]
-        let mut config = self;
-        #[cfg(feature = "vertex-adc")]
-        if config.vertex.is_some() && config.vertex_token.is_none() {
-            config.vertex_token = Some(crate::providers::gemini::adc_token_provider());
+    pub fn build(mut self) -> GeminiLlm {
+        if self.vertex.is_some() && self.vertex_token.is_none() {
+            self.vertex_token = default_token_source();
         }
         GeminiLlm {
-            config,
+            config: self,
             client: reqwest::Client::new(),
         }
     }
